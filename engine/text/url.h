@@ -72,8 +72,10 @@ typedef struct hl_url {
 
 /* hl_url_parse parses all of |in| into |out| (spans point into |in|).
  * Returns 0, or -EINVAL with |err| saying what is wrong (never quoting the
- * password). |in| is bounded by HL_URL_BYTES_MAX, and so is its normalised
- * form, so every parsed URL can be written and parsed again. */
+ * password); on failure |out| holds nothing usable. |in| is bounded by
+ * HL_URL_BYTES_MAX, and so is its normalised form, so every parsed URL can
+ * be written and parsed again. A port is decimal 1..65535 (leading zeros
+ * allowed, the value is what counts). */
 int hl_url_parse(hl_span in, hl_url *out, hl_err *err);
 
 /* hl_url_default_port returns 80 or 443. */
@@ -82,7 +84,7 @@ uint16_t hl_url_default_port(hl_url_scheme scheme);
 /* hl_url_write writes the normalised URL: lower-case scheme and host, no
  * trailing dot on the host, no port when it is the scheme's default, an
  * empty path written as "/", everything else (userinfo, path, query,
- * fragment) byte for byte. The fragment is kept so that parse -> write ->
+ * fragment, and IPv6 text, which is only lower-cased) byte for byte. The fragment is kept so that parse -> write ->
  * parse gives back every component; it is still never sent. The result
  * contains the password: store it, never log it (see
  * hl_url_write_redacted). Fits in HL_URL_BYTES_MAX bytes. */
