@@ -107,6 +107,14 @@ void hl_test_assert_mem(const char *file, int line, const char *a_expr, const ch
     const char *hl_c2_ = (cstr); \
     hl_test_assert_mem(__FILE__, __LINE__, #s, #cstr, hl_s_.ptr, hl_s_.len, hl_c2_, strlen(hl_c2_)); \
   } while (0)
+/* ASSERT_CONTAINS(text, "substring"): error messages are checked this way. */
+#define ASSERT_CONTAINS(hay, needle) \
+  do { \
+    const char *hl_h_ = (hay), *hl_n_ = (needle); \
+    if (strstr(hl_h_, hl_n_) == NULL) { \
+      hl_test_fail(__FILE__, __LINE__, "\"%s\" does not contain \"%s\"", hl_h_, hl_n_); \
+    } \
+  } while (0)
 #define ASSERT_MEM_EQ(a, a_len, b, b_len) \
   hl_test_assert_mem(__FILE__, __LINE__, #a, #b, (a), (a_len), (b), (b_len))
 

@@ -22,6 +22,7 @@
 /* --- URLs and endpoints --- */
 #define HL_URL_BYTES_MAX 4096
 #define HL_HOST_BYTES_MAX 253
+#define HL_HOST_LABEL_BYTES_MAX 63
 #define HL_ENDPOINT_HEADERS_MAX 32
 #define HL_ENDPOINT_QUERY_PARAMS_MAX 32
 #define HL_ENDPOINT_EVENTS_MAX 64
@@ -63,6 +64,8 @@
 #define HL_DNS_CACHE_ENTRIES_MAX 4096
 #define HL_DNS_NEGATIVE_TTL_S 30
 #define HL_DNS_TTL_MAX_S 3600
+/* Ranges an operator may exempt from the SSRF guard (--allow-network). */
+#define HL_NETPOLICY_ALLOW_MAX 32
 
 /* --- io_uring loop --- */
 #define HL_LOOP_ENTRIES 4096
@@ -88,6 +91,8 @@ _Static_assert(HL_CONNS_PER_ORIGIN_MAX <= HL_CONNS_MAX, "origin share of the tot
 _Static_assert(HL_RING_RECORD_BYTES_MAX * 4 <= HL_RING_LANE_BYTES_DEFAULT,
                "a default lane holds several maximal records");
 _Static_assert(HL_TEMPLATE_PATH_BYTES_MAX <= HL_TEMPLATE_BYTES_MAX, "path inside template");
+_Static_assert(HL_HOST_LABEL_BYTES_MAX < HL_HOST_BYTES_MAX, "a label fits in a host");
+_Static_assert(HL_HOST_BYTES_MAX + 64 < HL_URL_BYTES_MAX, "a URL holds a maximal host");
 _Static_assert(HL_CONNECT_TIMEOUT_MS <= HL_REQUEST_TIMEOUT_MS, "connect within the request");
 
 /* The limits a running engine enforces; defaults from the macros above,
