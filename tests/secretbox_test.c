@@ -75,9 +75,9 @@ TEST(round_trip_sizes_and_fresh_nonces) {
   }
   hl_buf out;
   hl_buf_init(&out, mem, sizeof(mem));
-  ASSERT_EQ(hl_secretbox_seal(&b, hl_span_make(pt_mem, HL_SECRETBOX_PLAINTEXT_BYTES_MAX + 1), ad,
-                              &out),
-            -EMSGSIZE);
+  ASSERT_EQ(
+      hl_secretbox_seal(&b, hl_span_make(pt_mem, HL_SECRETBOX_PLAINTEXT_BYTES_MAX + 1), ad, &out),
+      -EMSGSIZE);
   char big_ad[HL_SECRETBOX_AD_BYTES_MAX + 1] = {0};
   ASSERT_EQ(hl_secretbox_seal(&b, HL_SPAN_LIT("x"), hl_span_make(big_ad, sizeof(big_ad)), &out),
             -EMSGSIZE);
@@ -310,9 +310,9 @@ TEST(env_key_formats) {
       "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1",   /* 63 */
       "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f0", /* 65 */
       "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
-      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",   /* unpadded */
+      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",    /* unpadded */
       "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", /* trailing newline */
-      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+=",  /* non-canonical */
+      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+=",   /* non-canonical */
       "correct horse battery staple",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -97,7 +97,8 @@ static void assert_no_secret(const hl_err *err, const char *secret) {
 TEST(standard_webhooks_vector) {
   signed_req r;
   hl_sign_config cfg = sign_vector(&r);
-  ASSERT_SPAN_EQ(hl_buf_span(&r.buf), "webhook-id: " SW_ID "\r\n"
+  ASSERT_SPAN_EQ(hl_buf_span(&r.buf), "webhook-id: " SW_ID
+                                      "\r\n"
                                       "webhook-timestamp: 1614265330\r\n"
                                       "webhook-signature: " SW_SIG "\r\n");
   hl_err err = {{0}};
@@ -126,7 +127,8 @@ TEST(standard_vector_through_headroom) {
   hl_buf h;
   hl_buf_init(&h, out, sizeof(out));
   ASSERT_EQ(hl_signer_finish(&s, &st, &h), 0);
-  ASSERT_SPAN_EQ(hl_buf_span(&h), "webhook-id: " SW_ID "\r\n"
+  ASSERT_SPAN_EQ(hl_buf_span(&h), "webhook-id: " SW_ID
+                                  "\r\n"
                                   "webhook-timestamp: 1614265330\r\n"
                                   "webhook-signature: " SW_SIG "\r\n");
   hl_signer_cleanup(&s);
@@ -246,7 +248,8 @@ TEST(standard_rotation_three_secrets) {
 }
 
 TEST(stripe_and_hmac_rotation) {
-  hl_span secrets[] = {HL_SPAN_LIT("newest-secret-0123456789"), HL_SPAN_LIT("older-secret-0123456789")};
+  hl_span secrets[] = {HL_SPAN_LIT("newest-secret-0123456789"),
+                       HL_SPAN_LIT("older-secret-0123456789")};
   hl_sign_config cfg = config(HL_SIGN_STRIPE, secrets, 2);
   signed_req r;
   sign_with(&cfg, HL_SPAN_NULL, 1700000000, HL_SPAN_LIT("{}"), &r);
@@ -305,7 +308,8 @@ static void replace_value(signed_req *r, const char *name, hl_span value) {
 TEST(tampering_is_detected_for_every_scheme) {
   const hl_sign_scheme schemes[] = {HL_SIGN_STANDARD, HL_SIGN_HMAC_SHA256, HL_SIGN_STRIPE};
   const char *sig_header[] = {"webhook-signature", "X-Webhook-Signature", "Stripe-Signature"};
-  hl_span secrets[][1] = {{HL_SPAN_LIT(SW_SECRET)}, {HL_SPAN_LIT("hmac-secret-0123456789")},
+  hl_span secrets[][1] = {{HL_SPAN_LIT(SW_SECRET)},
+                          {HL_SPAN_LIT("hmac-secret-0123456789")},
                           {HL_SPAN_LIT("stripe-secret-0123456789")}};
   char body[] = "{\"event\":\"lead.created\",\"data\":{\"email\":\"a@example.com\"}}";
   for (size_t k = 0; k < HL_ARRAY_LEN(schemes); k++) {
@@ -409,8 +413,14 @@ TEST(malformed_standard_headers) {
             HL_SIGN_EMALFORMED);
   ASSERT_EQ(verify_standard_headers("msg.1", "1614265330", SW_SIG, &err), HL_SIGN_EMALFORMED);
   ASSERT_EQ(verify_standard_headers("", "1614265330", SW_SIG, &err), HL_SIGN_EMALFORMED);
-  const char *bad_sigs[] = {"", "v1", "v1,", "v1,!!!!", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE",
-                            "v1a,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", ",,,,", "v1 ,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+  const char *bad_sigs[] = {"",
+                            "v1",
+                            "v1,",
+                            "v1,!!!!",
+                            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE",
+                            "v1a,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+                            ",,,,",
+                            "v1 ,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
                             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=="};
   for (size_t i = 0; i < HL_ARRAY_LEN(bad_sigs); i++) {
     ASSERT_EQ(verify_standard_headers(SW_ID, "1614265330", bad_sigs[i], &err), HL_SIGN_EMISMATCH);
@@ -441,7 +451,10 @@ TEST(malformed_hmac_and_stripe_headers) {
   hl_span secrets[] = {HL_SPAN_LIT("It's a Secret to Everybody")};
   hl_sign_config cfg = config(HL_SIGN_HMAC_SHA256, secrets, 1);
   hl_err err = {{0}};
-  const char *bad[] = {"", "sha256=", "sha256=757107ea", "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+  const char *bad[] = {"",
+                       "sha256=",
+                       "sha256=757107ea",
+                       "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
                        "sha1=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
                        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1z",
                        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1700"};
@@ -451,8 +464,9 @@ TEST(malformed_hmac_and_stripe_headers) {
               HL_SIGN_EMALFORMED);
   }
   /* Upper-case hex is the same digest. */
-  hl_sign_header up = {HL_SPAN_LIT("x-webhook-signature"),
-                       HL_SPAN_LIT("sha256=757107EA0EB2509FC211221CCE984B8A37570B6D7586C22C46F4379C8B043E17")};
+  hl_sign_header up = {
+      HL_SPAN_LIT("x-webhook-signature"),
+      HL_SPAN_LIT("sha256=757107EA0EB2509FC211221CCE984B8A37570B6D7586C22C46F4379C8B043E17")};
   ASSERT_EQ(hl_sign_verify(&cfg, &up, 1, HL_SPAN_LIT("Hello, World!"), 0, 0, &err), 0);
 
   hl_span ss[] = {HL_SPAN_LIT("stripe-secret-0123456789")};
@@ -602,7 +616,8 @@ TEST(custom_standard_header_names) {
   cfg.timestamp_header = HL_SPAN_LIT("svix-timestamp");
   signed_req r;
   sign_with(&cfg, HL_SPAN_LIT(SW_ID), SW_TS, HL_SPAN_LIT(SW_BODY), &r);
-  ASSERT_SPAN_EQ(hl_buf_span(&r.buf), "svix-id: " SW_ID "\r\n"
+  ASSERT_SPAN_EQ(hl_buf_span(&r.buf), "svix-id: " SW_ID
+                                      "\r\n"
                                       "svix-timestamp: 1614265330\r\n"
                                       "svix-signature: " SW_SIG "\r\n");
   hl_err err = {{0}};
@@ -610,7 +625,8 @@ TEST(custom_standard_header_names) {
 }
 
 TEST(headroom_path_matches_one_call_path) {
-  hl_span secrets[] = {HL_SPAN_LIT(SW_SECRET), HL_SPAN_LIT("whsec_b2xkZXN0LXNlY3JldC0wMTIzNDU2Nzg5")};
+  hl_span secrets[] = {HL_SPAN_LIT(SW_SECRET),
+                       HL_SPAN_LIT("whsec_b2xkZXN0LXNlY3JldC0wMTIzNDU2Nzg5")};
   hl_span raw[] = {HL_SPAN_LIT("hmac-secret-0123456789"), HL_SPAN_LIT("older-secret-0123456789")};
   const hl_sign_scheme schemes[] = {HL_SIGN_STANDARD, HL_SIGN_HMAC_SHA256, HL_SIGN_STRIPE};
   for (size_t k = 0; k < HL_ARRAY_LEN(schemes); k++) {
@@ -859,8 +875,7 @@ TEST(verify_only_signer_cannot_sign) {
   hl_buf h;
   hl_buf_init(&h, mem, sizeof(mem));
   hl_err err = {{0}};
-  ASSERT_EQ(hl_signer_sign(&s, HL_SPAN_LIT(SW_ID), SW_TS, HL_SPAN_LIT(SW_BODY), &h, &err),
-            -EINVAL);
+  ASSERT_EQ(hl_signer_sign(&s, HL_SPAN_LIT(SW_ID), SW_TS, HL_SPAN_LIT(SW_BODY), &h, &err), -EINVAL);
   ASSERT_TRUE(strstr(err.msg, "verification only") != NULL);
   hl_signer_cleanup(&s);
 }

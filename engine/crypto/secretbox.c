@@ -176,8 +176,7 @@ static int read_key_file(const char *path, uint8_t key[HL_SECRETBOX_KEY_BYTES], 
       return -ENOENT;
     }
     if (e == ELOOP) {
-      return hl_err_fail(err, -ELOOP, "master key file %s: is a symbolic link; refusing it",
-                         path);
+      return hl_err_fail(err, -ELOOP, "master key file %s: is a symbolic link; refusing it", path);
     }
     return hl_err_fail(err, -e, "master key file %s: %s", path, strerror(e));
   }
@@ -323,7 +322,8 @@ int hl_secretbox_load_key(hl_secretbox *b, const char *data_dir, hl_err *err) {
     rc = hl_secretbox_parse_key(hl_span_cstr(env), key);
     if (rc != 0) {
       return hl_err_fail(err, -EINVAL,
-                         HL_SECRETBOX_ENV ": must be 64 hex characters or the base64 of 32 "
+                         HL_SECRETBOX_ENV
+                         ": must be 64 hex characters or the base64 of 32 "
                          "bytes (44 characters); generate one with `openssl rand -hex 32`");
     }
   } else {

@@ -27,14 +27,13 @@ enum {
 
 /* Worst cases of what finish writes, checked against the published bound. */
 #define LINE_OVERHEAD 4 /* ": " and "\r\n" */
-#define STANDARD_LINES_MAX \
+#define STANDARD_LINES_MAX                                                         \
   (3 * (HL_SIGN_HEADER_NAME_BYTES_MAX + LINE_OVERHEAD) + HL_MESSAGE_ID_BYTES_MAX + \
    U64_DIGITS_MAX + HL_SECRETS_PER_ENDPOINT_MAX * (5 + 88))
-#define STRIPE_LINES_MAX \
+#define STRIPE_LINES_MAX                                                \
   (HL_SIGN_HEADER_NAME_BYTES_MAX + LINE_OVERHEAD + 2 + U64_DIGITS_MAX + \
    HL_SECRETS_PER_ENDPOINT_MAX * (4 + 64))
-#define STATIC_LINES_MAX \
-  (HL_SIGN_HEADER_NAME_BYTES_MAX + LINE_OVERHEAD + HL_SIGN_SECRET_BYTES_MAX)
+#define STATIC_LINES_MAX (HL_SIGN_HEADER_NAME_BYTES_MAX + LINE_OVERHEAD + HL_SIGN_SECRET_BYTES_MAX)
 _Static_assert(STANDARD_LINES_MAX <= HL_SIGN_HEADER_LINES_BYTES_MAX, "standard lines fit");
 _Static_assert(STRIPE_LINES_MAX <= HL_SIGN_HEADER_LINES_BYTES_MAX, "stripe lines fit");
 _Static_assert(STATIC_LINES_MAX <= HL_SIGN_HEADER_LINES_BYTES_MAX, "static lines fit");
@@ -43,8 +42,11 @@ _Static_assert(HL_SIGN_SECRET_BYTES_MAX <= UINT16_MAX, "static_len is a uint16_t
 _Static_assert(HL_SIGN_HEADER_NAME_BYTES_MAX <= UINT8_MAX, "name lengths are uint8_t");
 
 static const char *const scheme_names[] = {
-    [HL_SIGN_NONE] = "none",     [HL_SIGN_STANDARD] = "standard", [HL_SIGN_HMAC_SHA256] = "hmac-sha256",
-    [HL_SIGN_STRIPE] = "stripe", [HL_SIGN_STATIC] = "static",
+    [HL_SIGN_NONE] = "none",
+    [HL_SIGN_STANDARD] = "standard",
+    [HL_SIGN_HMAC_SHA256] = "hmac-sha256",
+    [HL_SIGN_STRIPE] = "stripe",
+    [HL_SIGN_STATIC] = "static",
 };
 
 int hl_sign_scheme_parse(hl_span name, hl_sign_scheme *out) {
@@ -66,7 +68,7 @@ const char *hl_sign_scheme_name(hl_sign_scheme scheme) {
 
 /* --- configuration --------------------------------------------------------- */
 
-static const char *default_header(hl_sign_scheme scheme) {
+const char *hl_sign_default_header(hl_sign_scheme scheme) {
   switch (scheme) {
   case HL_SIGN_STANDARD:
     return "webhook-signature";
@@ -104,8 +106,8 @@ static bool all_visible(hl_span s) {
 }
 
 /* copy_name stores a header name (|given|, or |def| when given.ptr is NULL). */
-static int copy_name(char *dst, uint8_t *dst_len, hl_span given, const char *def,
-                     const char *field, hl_err *err) {
+static int copy_name(char *dst, uint8_t *dst_len, hl_span given, const char *def, const char *field,
+                     hl_err *err) {
   hl_span name = given.ptr != NULL ? given : hl_span_cstr(def);
   if (name.len == 0 || name.len > HL_SIGN_HEADER_NAME_BYTES_MAX) {
     return hl_err_fail(err, -EINVAL, "%s: a header name needs 1 to %d characters", field,
@@ -149,8 +151,7 @@ static int load_whsec(hl_sign_key *k, size_t i, hl_span secret, hl_err *err) {
 
 /* ed25519_private_from decodes a whsk_ payload: 64 bytes (seed | public key,
  * whose public half must match the seed) or a 32-byte seed. */
-static int ed25519_private_from(hl_span secret, uint8_t priv[64], const char *field,
-                                hl_err *err) {
+static int ed25519_private_from(hl_span secret, uint8_t priv[64], const char *field, hl_err *err) {
   uint8_t raw[64];
   size_t n = 0;
   int rc = decode_prefixed(secret, strlen(WHSK), raw, sizeof(raw), &n);
@@ -170,14 +171,13 @@ static int ed25519_private_from(hl_span secret, uint8_t priv[64], const char *fi
   OPENSSL_cleanse(raw, sizeof(raw));
   if (mismatch) {
     OPENSSL_cleanse(priv, 64);
-    return hl_err_fail(err, -EINVAL,
-                       "%s: the whsk_ key's public half does not belong to its seed", field);
+    return hl_err_fail(err, -EINVAL, "%s: the whsk_ key's public half does not belong to its seed",
+                       field);
   }
   return 0;
 }
 
-static int load_standard(hl_sign_key *k, size_t i, hl_span secret, bool verify_only,
-                         hl_err *err) {
+static int load_standard(hl_sign_key *k, size_t i, hl_span secret, bool verify_only, hl_err *err) {
   if (hl_span_starts_with(secret, HL_SPAN_LIT(WHSEC))) {
     return load_whsec(k, i, secret, err);
   }
@@ -198,8 +198,7 @@ static int load_standard(hl_sign_key *k, size_t i, hl_span secret, bool verify_o
     uint8_t raw[32];
     if (decode_prefixed(secret, strlen(WHPK), raw, sizeof(raw), &n) != 0 || n != 32) {
       return hl_err_fail(err, -EINVAL,
-                         "secrets[%zu]: a whpk_ key must be the base64 of a 32-byte public key",
-                         i);
+                         "secrets[%zu]: a whpk_ key must be the base64 of a 32-byte public key", i);
     }
     k->kind = KEY_ED25519_PUBLIC;
     memcpy(k->u.ed25519_public, raw, 32);
@@ -222,14 +221,16 @@ static int load_secret(hl_signer *s, size_t i, hl_span secret, hl_err *err) {
   }
   const char *name = hl_sign_scheme_name(s->scheme);
   if (secret.len < HL_SIGN_SECRET_BYTES_MIN) {
-    return hl_err_fail(err, -EINVAL, "secrets[%zu]: too short (%zu bytes); %s secrets need at "
+    return hl_err_fail(err, -EINVAL,
+                       "secrets[%zu]: too short (%zu bytes); %s secrets need at "
                        "least %d bytes",
                        i, secret.len, name, HL_SIGN_SECRET_BYTES_MIN);
   }
   if (s->scheme == HL_SIGN_STATIC) {
     /* The value travels in a header: no CR, LF, spaces or control bytes. */
     if (!all_visible(secret)) {
-      return hl_err_fail(err, -EINVAL, "secrets[%zu]: a static secret may contain only visible "
+      return hl_err_fail(err, -EINVAL,
+                         "secrets[%zu]: a static secret may contain only visible "
                          "ASCII characters (it is sent in a header)",
                          i);
     }
@@ -261,10 +262,10 @@ static int init_names(hl_signer *s, const hl_sign_config *cfg, hl_err *err) {
     }
     return 0;
   }
-  int rc = copy_name(s->header, &s->header_len, cfg->header, default_header(sc), "header", err);
+  int rc =
+      copy_name(s->header, &s->header_len, cfg->header, hl_sign_default_header(sc), "header", err);
   if (rc == 0 && sc == HL_SIGN_STANDARD) {
-    rc = copy_name(s->id_header, &s->id_header_len, cfg->id_header, "webhook-id", "id_header",
-                   err);
+    rc = copy_name(s->id_header, &s->id_header_len, cfg->id_header, "webhook-id", "id_header", err);
   }
   if (rc == 0 && sc == HL_SIGN_STANDARD) {
     rc = copy_name(s->timestamp_header, &s->timestamp_header_len, cfg->timestamp_header,
@@ -298,8 +299,7 @@ static int init_secrets(hl_signer *s, const hl_sign_config *cfg, hl_err *err) {
                        hl_sign_scheme_name(cfg->scheme));
   }
   if (cfg->secrets_n > HL_SECRETS_PER_ENDPOINT_MAX) {
-    return hl_err_fail(err, -EINVAL,
-                       "secrets: at most %d (the newest first; drop retired ones)",
+    return hl_err_fail(err, -EINVAL, "secrets: at most %d (the newest first; drop retired ones)",
                        HL_SECRETS_PER_ENDPOINT_MAX);
   }
   for (size_t i = 0; i < cfg->secrets_n; i++) {
@@ -539,8 +539,8 @@ int hl_signer_sign(const hl_signer *s, hl_span id, uint64_t timestamp_s, hl_span
   char room[HL_SIGN_HEADROOM_BYTES];
   hl_span prefix = HL_SPAN_NULL;
   if (n > 0) {
-    int rc = write_prefix(s, id, timestamp_s, room + sizeof(room), sizeof(room), &prefix, &st.id,
-                          err);
+    int rc =
+        write_prefix(s, id, timestamp_s, room + sizeof(room), sizeof(room), &prefix, &st.id, err);
     if (rc != 0) {
       return rc;
     }
@@ -602,8 +602,8 @@ static int check_timestamp(hl_span text, const char *field, size_t field_len, ui
                            uint64_t tolerance_s, hl_err *err) {
   uint64_t ts = 0;
   if (!hl_span_parse_u64(text, TIMESTAMP_S_MAX, &ts)) {
-    return hl_err_fail(err, HL_SIGN_EMALFORMED, "%.*s: not a Unix time in seconds",
-                       (int)field_len, field);
+    return hl_err_fail(err, HL_SIGN_EMALFORMED, "%.*s: not a Unix time in seconds", (int)field_len,
+                       field);
   }
   uint64_t diff = ts > now_s ? ts - now_s : now_s - ts;
   if (tolerance_s != 0 && diff > tolerance_s) {
@@ -647,8 +647,8 @@ static const uint8_t *ed25519_public_of(const hl_sign_key *k) {
 }
 
 static int no_match(hl_err *err, const char *name, size_t name_len) {
-  return hl_err_fail(err, HL_SIGN_EMISMATCH, "%.*s: no signature matched any secret",
-                     (int)name_len, name);
+  return hl_err_fail(err, HL_SIGN_EMISMATCH, "%.*s: no signature matched any secret", (int)name_len,
+                     name);
 }
 
 typedef struct standard_msg {
@@ -744,8 +744,8 @@ static int verify_standard(const hl_signer *s, const hl_sign_header *h, size_t h
       continue; /* several spaces in a row */
     }
     if (++cands > HL_SIGN_CANDIDATES_MAX) {
-      rc = hl_err_fail(err, HL_SIGN_EMALFORMED, "%.*s: more than %d signatures",
-                       (int)s->header_len, s->header, HL_SIGN_CANDIDATES_MAX);
+      rc = hl_err_fail(err, HL_SIGN_EMALFORMED, "%.*s: more than %d signatures", (int)s->header_len,
+                       s->header, HL_SIGN_CANDIDATES_MAX);
       break;
     }
     hit |= match_standard(s, &m, (const uint8_t(*)[HL_HMAC_SHA256_BYTES])mac, cand);
@@ -814,8 +814,8 @@ static int verify_stripe(const hl_signer *s, const hl_sign_header *h, size_t hn,
     }
     if (hl_span_eq_cstr(key, "t")) {
       if (have_ts) {
-        return hl_err_fail(err, HL_SIGN_EMALFORMED, "%.*s: more than one t=",
-                           (int)s->header_len, s->header);
+        return hl_err_fail(err, HL_SIGN_EMALFORMED, "%.*s: more than one t=", (int)s->header_len,
+                           s->header);
       }
       have_ts = true;
       ts = v;

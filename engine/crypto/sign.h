@@ -137,7 +137,7 @@ typedef struct hl_sign_job {
 /* hl_sign_state: one delivery between prepare and finish. Jobs point into
  * it, so it must stay where it is until the jobs are done. */
 typedef struct hl_sign_state {
-  hl_span id;  /* standard: points at the copy in the headroom prefix */
+  hl_span id; /* standard: points at the copy in the headroom prefix */
   uint64_t timestamp_s;
   hl_span msg; /* the signed content: prefix + body */
   uint8_t sigs_n;
@@ -154,6 +154,11 @@ typedef struct hl_sign_header {
  * or "none" to a scheme; returns 0 or -EINVAL. */
 int hl_sign_scheme_parse(hl_span name, hl_sign_scheme *out);
 const char *hl_sign_scheme_name(hl_sign_scheme scheme);
+
+/* hl_sign_default_header returns the scheme's default signature header
+ * ("webhook-signature", "X-Webhook-Signature", "Stripe-Signature",
+ * "X-Secret-Key"; "" for none). */
+const char *hl_sign_default_header(hl_sign_scheme scheme);
 
 /* hl_signer_init validates |cfg| and derives the keys. Returns 0, or -EINVAL
  * with |err| naming the field (header, prefix, id_header, timestamp_header,
