@@ -139,6 +139,8 @@ typedef struct hl_sign_job {
 typedef struct hl_sign_state {
   hl_span id; /* standard: points at the copy in the headroom prefix */
   uint64_t timestamp_s;
+  char timestamp_text[20]; /* decimal, formatted once for prefix and header */
+  uint8_t timestamp_len;
   hl_span msg; /* the signed content: prefix + body */
   uint8_t sigs_n;
   uint8_t sig[HL_SECRETS_PER_ENDPOINT_MAX][HL_SIGN_SIG_BYTES_MAX];
