@@ -29,6 +29,27 @@
 #define HL_RETRY_SCHEDULE_STEPS_MAX 32
 #define HL_SECRETS_PER_ENDPOINT_MAX 4
 
+/* --- signing and secrets at rest --- */
+/* Free bytes the caller leaves in front of a rendered body, where the signer
+ * writes the signed-content prefix ("<id>.<timestamp>." for Standard
+ * Webhooks) so that the HMAC input is one contiguous span without a copy. */
+#define HL_SIGN_HEADROOM_BYTES 192
+/* A secret as configured (its text, prefix included). */
+#define HL_SIGN_SECRET_BYTES_MAX 512
+/* HMAC keys (raw or decoded) and static secrets shorter than this are refused. */
+#define HL_SIGN_SECRET_BYTES_MIN 16
+#define HL_SIGN_HEADER_NAME_BYTES_MAX 64
+#define HL_SIGN_PREFIX_BYTES_MAX 32
+/* Signatures examined in one received header (hookline verify): bounds the
+ * ed25519 work a hostile header can cause. */
+#define HL_SIGN_CANDIDATES_MAX 16
+/* Header lines one signer writes per delivery, all schemes, worst case. */
+#define HL_SIGN_HEADER_LINES_BYTES_MAX 1024
+/* A value sealed in the secret box (auth header values, secrets). */
+#define HL_SECRETBOX_PLAINTEXT_BYTES_MAX 8192
+/* Associated data bound to a sealed value (endpoint id and field name). */
+#define HL_SECRETBOX_AD_BYTES_MAX 512
+
 /* --- templates --- */
 #define HL_TEMPLATE_BYTES_MAX (64 * 1024)
 #define HL_TEMPLATE_SEGMENTS_MAX 1024
@@ -94,6 +115,11 @@ _Static_assert(HL_TEMPLATE_PATH_BYTES_MAX <= HL_TEMPLATE_BYTES_MAX, "path inside
 _Static_assert(HL_HOST_LABEL_BYTES_MAX < HL_HOST_BYTES_MAX, "a label fits in a host");
 _Static_assert(HL_HOST_BYTES_MAX + 64 < HL_URL_BYTES_MAX, "a URL holds a maximal host");
 _Static_assert(HL_CONNECT_TIMEOUT_MS <= HL_REQUEST_TIMEOUT_MS, "connect within the request");
+_Static_assert(HL_MESSAGE_ID_BYTES_MAX + 20 + 2 <= HL_SIGN_HEADROOM_BYTES,
+               "the headroom holds \"<id>.<timestamp>.\" with the longest id");
+_Static_assert(HL_SIGN_SECRET_BYTES_MIN <= HL_SIGN_SECRET_BYTES_MAX, "secret bounds");
+_Static_assert(HL_HTTP_HEADER_VALUE_BYTES_MAX <= HL_SECRETBOX_PLAINTEXT_BYTES_MAX,
+               "any header value can be sealed");
 
 /* The limits a running engine enforces; defaults from the macros above,
  * overridable from configuration. */
