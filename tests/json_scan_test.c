@@ -720,3 +720,51 @@ TEST(decoded_lookup_value_round_trip) {
   ASSERT_EQ(hl_json_string_decode(v.raw, &b), 0);
   ASSERT_SPAN_EQ(hl_buf_span(&b), "Z\xC3\xBCrich");
 }
+
+TEST(skipping_containers_across_block_edges) {
+  /* Containers whose strings hold brackets, escaped quotes and runs of
+   * backslashes, shifted through every offset so that each of them
+   * straddles a 64-byte block edge somewhere; the container's raw span and
+   * the member after it must come out exact. */
+  static const char *const tricky[] = {"\\\\", "\\\"]}", "\\\\\\\"[{", "]}]}", "\\\\\\\\"};
+  for (size_t t = 0; t < HL_ARRAY_LEN(tricky); t++) {
+    for (size_t pad = 0; pad < 140; pad++) {
+      char container[512];
+      size_t c = 0;
+      container[c++] = '[';
+      container[c++] = '{';
+      memcpy(container + c, "\"s\":\"", 5);
+      c += 5;
+      memset(container + c, 'a', pad);
+      c += pad;
+      for (int rep = 0; rep < 3; rep++) {
+        memcpy(container + c, tricky[t], strlen(tricky[t]));
+        c += strlen(tricky[t]);
+      }
+      memcpy(container + c, "\"},[[]],\"", 9);
+      c += 9;
+      memcpy(container + c, tricky[t], strlen(tricky[t]));
+      c += strlen(tricky[t]);
+      memcpy(container + c, "\"]", 2);
+      c += 2;
+      container[c] = '\0';
+      char doc_s[700];
+      snprintf(doc_s, sizeof(doc_s), "{\"c\":%s,\"after\":[7]}", container);
+      hl_err err;
+      if (hl_json_validate(hl_span_cstr(doc_s), HL_JSON_DEPTH_MAX, &err) != 0) {
+        hl_test_fail(__FILE__, __LINE__, "test document invalid: %s\n%s", err.msg, doc_s);
+      }
+      hl_json_value v;
+      ASSERT_EQ(lookup(doc_s, "c", &v), 0);
+      ASSERT_SPAN_EQ(v.raw, container);
+      ASSERT_EQ(lookup(doc_s, "after.0", &v), 0);
+      ASSERT_SPAN_EQ(v.raw, "7");
+      ASSERT_EQ(lookup(doc_s, "c.2", &v), 0);
+      ASSERT_EQ(v.type, HL_JSON_STRING);
+      hl_json_path paths[2];
+      ASSERT_EQ(hl_json_path_compile(HL_SPAN_LIT("after"), &paths[0], NULL), 0);
+      ASSERT_EQ(hl_json_path_compile(HL_SPAN_LIT("c.1.0"), &paths[1], NULL), 0);
+      check_many_agrees(doc_s, paths, 2);
+    }
+  }
+}

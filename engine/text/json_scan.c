@@ -31,10 +31,29 @@ _Static_assert(HL_JSON_DEPTH_CEILING % 64 == 0, "depth bits come in 64-bit words
 
 typedef const uint8_t *cptr;
 
+/* Byte classes, one table lookup each on the hot paths. */
+enum { CLASS_WS = 1, CLASS_NUMBER = 2, CLASS_SCALAR = 4 };
+
+#define NUM (CLASS_NUMBER | CLASS_SCALAR)
+#define LOW CLASS_SCALAR
+static const uint8_t byte_class[256] = {
+    ['\t'] = CLASS_WS, ['\n'] = CLASS_WS, ['\r'] = CLASS_WS, [' '] = CLASS_WS,
+    ['+'] = NUM, ['-'] = NUM, ['.'] = NUM, ['0'] = NUM, ['1'] = NUM, ['2'] = NUM, ['3'] = NUM,
+    ['4'] = NUM, ['5'] = NUM, ['6'] = NUM, ['7'] = NUM, ['8'] = NUM, ['9'] = NUM, ['E'] = NUM,
+    ['a'] = LOW, ['b'] = LOW, ['c'] = LOW, ['d'] = LOW, ['e'] = NUM, ['f'] = LOW, ['g'] = LOW,
+    ['h'] = LOW, ['i'] = LOW, ['j'] = LOW, ['k'] = LOW, ['l'] = LOW, ['m'] = LOW, ['n'] = LOW,
+    ['o'] = LOW, ['p'] = LOW, ['q'] = LOW, ['r'] = LOW, ['s'] = LOW, ['t'] = LOW, ['u'] = LOW,
+    ['v'] = LOW, ['w'] = LOW, ['x'] = LOW, ['y'] = LOW, ['z'] = LOW,
+};
+#undef NUM
+#undef LOW
+
 static inline bool is_ws(uint8_t c) {
-  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+  return byte_class[c] & CLASS_WS;
 }
 
+/* skip_ws: minified JSON has no whitespace, so the first test usually ends
+ * it. */
 static inline cptr skip_ws(cptr p, cptr end) {
   while (p < end && is_ws(*p)) {
     p++;
@@ -74,17 +93,14 @@ static inline int32_t hex4(cptr p) {
 enum {
   STOP_IN_STRING,  /* '"', '\\', controls, non-ASCII: the validator's look */
   STOP_QUOTE,      /* '"' and '\\': enough to skip a validated string */
-  STOP_STRUCTURE,  /* '"' and brackets: enough to skip a validated container */
 };
 
 static inline bool stops_at(uint8_t c, int what) {
   switch (what) {
     case STOP_IN_STRING:
       return c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
-    case STOP_QUOTE:
-      return c == '"' || c == '\\';
     default:
-      return c == '"' || (c | 0x20) == '{' || (c | 0x20) == '}';
+      return c == '"' || c == '\\';
   }
 }
 
@@ -96,19 +112,11 @@ static inline __attribute__((always_inline)) cptr find(cptr p, cptr end, int wha
   const __m128i quote = _mm_set1_epi8('"');
   while (end - p >= 16) {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i m = _mm_cmpeq_epi8(x, quote);
-    if (what == STOP_STRUCTURE) {
-      /* '[' | 0x20 == '{' and ']' | 0x20 == '}' */
-      __m128i y = _mm_or_si128(x, _mm_set1_epi8(0x20));
-      m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(y, _mm_set1_epi8('{')),
-                                       _mm_cmpeq_epi8(y, _mm_set1_epi8('}'))));
-    } else {
-      m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
-      if (what == STOP_IN_STRING) {
-        /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" also
-         * catches every non-ASCII byte. */
-        m = _mm_or_si128(m, _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
-      }
+    __m128i m = _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+    if (what == STOP_IN_STRING) {
+      /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" also
+       * catches every non-ASCII byte. */
+      m = _mm_or_si128(m, _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
     }
     unsigned mask = (unsigned)_mm_movemask_epi8(m);
     if (mask != 0) {
@@ -566,35 +574,117 @@ static inline cptr skip_string(cptr p, cptr end, bool *escaped) {
   }
 }
 
-/* skip_nested returns the position after the bracket that closes the
- * container whose contents start at p (one level open), or NULL. Brackets
- * are counted without checking their kind: the document was validated. */
-static cptr skip_nested(cptr p, cptr end) {
-  size_t depth = 1;
-  bool escaped;
-  for (;;) {
-    p = find(p, end, STOP_STRUCTURE);
-    if (p == end) {
-      return NULL;
-    }
-    if (*p == '"') {
-      p = skip_string(p + 1, end, &escaped);
-      if (p == NULL) {
-        return NULL;
-      }
-      continue;
-    }
-    if ((*p | 0x20) == '{') {
-      depth++;
-    } else if (--depth == 0) {
-      return p + 1;
-    }
-    p++;
+/* Bits of one 64-byte block: which bytes are '"', '\\', '[' or '{', and
+ * ']' or '}'. */
+typedef struct block_bits {
+  uint64_t quote;
+  uint64_t bslash;
+  uint64_t open;
+  uint64_t close;
+} block_bits;
+
+static inline void classify_block(const uint8_t *b, block_bits *m) {
+#if HL_JSON_SSE2
+  m->quote = m->bslash = m->open = m->close = 0;
+  for (int i = 0; i < 4; i++) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * i));
+    __m128i y = _mm_or_si128(x, _mm_set1_epi8(0x20)); /* '[' -> '{', ']' -> '}' */
+    int shift = 16 * i;
+    m->quote |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')))
+                << shift;
+    m->bslash |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\\')))
+                 << shift;
+    m->open |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(y, _mm_set1_epi8('{')))
+               << shift;
+    m->close |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(y, _mm_set1_epi8('}')))
+                << shift;
   }
+#else
+  m->quote = m->bslash = m->open = m->close = 0;
+  for (int i = 0; i < 64; i++) {
+    uint64_t bit = 1ull << i;
+    m->quote |= b[i] == '"' ? bit : 0;
+    m->bslash |= b[i] == '\\' ? bit : 0;
+    m->open |= (b[i] | 0x20) == '{' ? bit : 0;
+    m->close |= (b[i] | 0x20) == '}' ? bit : 0;
+  }
+#endif
 }
 
+/* escaped_bits returns the bytes of a block that a backslash escapes;
+ * *carry (0 or 1) says whether the block's first byte is escaped and is set
+ * for the next block. Backslashes are rare, so they are walked one by one. */
+static inline uint64_t escaped_bits(uint64_t bslash, uint64_t *carry) {
+  uint64_t escaped = *carry;
+  bslash &= ~*carry;
+  *carry = 0;
+  while (bslash != 0) {
+    int i = __builtin_ctzll(bslash);
+    if (i == 63) {
+      *carry = 1;
+      break;
+    }
+    escaped |= 1ull << (i + 1);
+    bslash &= ~(3ull << i); /* this backslash, and the byte it escapes */
+  }
+  return escaped;
+}
+
+/* prefix_xor sets bit i to the xor of bits 0..i: with the unescaped quotes
+ * as input, the bytes from an opening quote up to (not including) its
+ * closing one. */
+static inline uint64_t prefix_xor(uint64_t x) {
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  x ^= x << 32;
+  return x;
+}
+
+/* skip_nested returns the position after the bracket that closes the
+ * container whose contents start at p (one level open), or NULL. It works
+ * on 64-byte blocks: brackets inside strings are masked off with the string
+ * bits, so its cost does not depend on how many strings there are. Brackets
+ * are counted without checking their kind: the document was validated. The
+ * last partial block is copied into padding (spaces change nothing). */
+static cptr skip_nested(cptr p, cptr end) {
+  size_t depth = 1;
+  uint64_t in_string = 0; /* all ones while a string runs across blocks */
+  uint64_t carry = 0;
+  uint8_t tail[64];
+  while (p < end) {
+    size_t n = (size_t)(end - p);
+    const uint8_t *b = p;
+    if (n < 64) {
+      memset(tail, ' ', sizeof(tail));
+      memcpy(tail, p, n);
+      b = tail;
+    }
+    block_bits m;
+    classify_block(b, &m);
+    uint64_t quotes = m.quote & ~escaped_bits(m.bslash, &carry);
+    uint64_t strings = prefix_xor(quotes) ^ in_string;
+    in_string = (uint64_t)((int64_t)strings >> 63);
+    uint64_t open = m.open & ~strings;
+    uint64_t close = m.close & ~strings;
+    for (uint64_t bits = open | close; bits != 0; bits &= bits - 1) {
+      int i = __builtin_ctzll(bits);
+      if ((open >> i) & 1) {
+        depth++;
+      } else if (--depth == 0) {
+        return p + i + 1;
+      }
+    }
+    p += n < 64 ? n : 64;
+  }
+  return NULL;
+}
+
+/* number bytes: what can follow the first byte of a number token. */
 static inline bool is_number_byte(uint8_t c) {
-  return is_digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+  return byte_class[c] & CLASS_NUMBER;
 }
 
 /* value_at reads the value starting at p into *out and returns the position
@@ -664,7 +754,7 @@ static inline cptr skip_value(cptr p, cptr end) {
     default: {
       /* A number or literal: up to the next delimiter. */
       cptr q = p;
-      while (q < end && (is_number_byte(*q) || (*q >= 'a' && *q <= 'z'))) {
+      while (q < end && (byte_class[*q] & CLASS_SCALAR)) {
         q++;
       }
       return q > p ? q : NULL;
@@ -733,6 +823,16 @@ static inline bool key_matches(cptr k, size_t klen, bool escaped, const hl_json_
     return klen == part->len && memcmp(k, want, klen) == 0;
   }
   return key_equals_escaped(k, k + klen, want, part->len);
+}
+
+/* key_sig packs a key's length, first and last byte (len > 0): equal keys
+ * have equal signatures, so a differing signature rules a match out. */
+static inline uint32_t key_sig(cptr k, size_t len) {
+  return (uint32_t)(len & 0xFFFF) | (uint32_t)k[0] << 16 | (uint32_t)k[len - 1] << 24;
+}
+
+static inline unsigned sig_bucket(uint32_t sig) {
+  return (sig * 0x9E3779B1u) >> 26;
 }
 
 /* A member's key as it sits in the document. */
@@ -919,6 +1019,20 @@ static cptr many_container(many *m, cptr p, uint32_t d, uint64_t active) {
   }
   m->pending &= ~(active & ~want); /* names cannot index an array */
   active = want;
+  uint64_t buckets[64]; /* paths whose part d has a signature hashing here */
+  uint64_t empty = 0;   /* paths whose part d is empty (only a zero path) */
+  if (object) {
+    memset(buckets, 0, sizeof(buckets));
+    for (uint64_t b = active; b != 0; b &= b - 1) {
+      int i = __builtin_ctzll(b);
+      const hl_json_path_part *part = &m->paths[i]->parts[d];
+      if (part->len == 0) {
+        empty |= 1ull << i;
+        continue;
+      }
+      buckets[sig_bucket(key_sig((cptr)m->paths[i]->bytes + part->off, part->len))] |= 1ull << i;
+    }
+  }
   p = skip_ws(p + 1, end);
   if (p < end && (*p == '}' || *p == ']')) {
     m->pending &= ~active;
@@ -944,7 +1058,15 @@ static cptr many_container(many *m, cptr p, uint32_t d, uint64_t active) {
         m->bad = true;
         return NULL;
       }
-      for (uint64_t b = active; b != 0; b &= b - 1) {
+      /* Most keys are not wanted: the signature's bucket says which paths
+       * could match (usually none), and only those are compared. An
+       * escaped key's raw bytes say nothing, so it meets every path. */
+      uint64_t candidates = active;
+      if (!key.escaped) {
+        candidates = key.len > 0 ? buckets[sig_bucket(key_sig(key.ptr, key.len))] & active : 0;
+        candidates |= empty & active;
+      }
+      for (uint64_t b = candidates; b != 0; b &= b - 1) {
         int k = __builtin_ctzll(b);
         const hl_json_path *path = m->paths[k];
         if (key_matches(key.ptr, key.len, key.escaped, path, &path->parts[d])) {
