@@ -90,15 +90,16 @@ static inline bool put_one(const uint8_t **pp, const uint8_t *end, char **wp, co
 }
 
 /* put_special handles the item at p that a SIMD search stopped at, then
- * any run of non-ASCII that follows (accents, CJK) in scalar code, so that a
- * sequence split by a block edge is read whole. False if out of room. */
+ * every item right after it that also needs attention (runs of non-ASCII,
+ * "\\\""), in scalar code: a sequence split by a block edge is read whole,
+ * and a run costs no new block. False if out of room. */
 static inline bool put_special(const uint8_t **pp, const uint8_t *end, char **wp,
                                const char *limit) {
   do {
     if (!put_one(pp, end, wp, limit)) {
       return false;
     }
-  } while (*pp < end && **pp >= 0x80);
+  } while (*pp < end && needs_attention(**pp));
   return true;
 }
 
