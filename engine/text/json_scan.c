@@ -238,7 +238,7 @@ static cptr v_escape(vstate *v, cptr p) {
 
 /* v_string validates a string whose opening quote is at q and returns the
  * position after its closing quote. */
-static cptr v_string(vstate *v, cptr q) {
+static inline __attribute__((always_inline)) cptr v_string(vstate *v, cptr q) {
   cptr p = q + 1;
   cptr end = v->end;
   for (;;) {
@@ -326,6 +326,7 @@ static cptr v_literal(vstate *v, cptr p, const char *word, size_t n) {
 /* v_run validates the document; returns NULL with v->why set on failure. */
 static cptr v_run(vstate *v, uint32_t depth_max, bool want_object) {
   uint64_t kinds[HL_JSON_DEPTH_CEILING / 64] = {0}; /* bit set: that level is an object */
+  bool in_object = false; /* the innermost open container's kind, kept at hand */
   uint32_t depth = 0;
   cptr end = v->end;
   cptr p = v->start;
@@ -353,7 +354,8 @@ value:
       if (depth >= depth_max) {
         return vfail(v, p, "nesting deeper than %u levels (HL_JSON_DEPTH_MAX)", depth_max);
       }
-      if (*p == '{') {
+      in_object = *p == '{';
+      if (in_object) {
         kinds[depth / 64] |= 1ull << (depth % 64);
       } else {
         kinds[depth / 64] &= ~(1ull << (depth % 64));
@@ -364,7 +366,7 @@ value:
         goto close;
       }
       comma = NULL;
-      if ((kinds[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1) {
+      if (in_object) {
         goto key;
       }
       goto value;
@@ -420,7 +422,7 @@ after:
   if (*p == ',') {
     comma = p;
     p++;
-    if ((kinds[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1) {
+    if (in_object) {
       goto key;
     }
     goto value;
@@ -428,20 +430,19 @@ after:
   if (*p == '}' || *p == ']') {
     goto close;
   }
-  if ((kinds[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1) {
+  if (in_object) {
     return vfail_byte(v, p, "',' or '}' after an object member");
   }
   return vfail_byte(v, p, "',' or ']' after an array element");
 
-close: {
-  bool is_object = (kinds[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1;
-  if (is_object != (*p == '}')) {
-    return vfail(v, p, "'%c' does not close the %s", *p, is_object ? "object" : "array");
+close:
+  if (in_object != (*p == '}')) {
+    return vfail(v, p, "'%c' does not close the %s", *p, in_object ? "object" : "array");
   }
   depth--;
   p++;
+  in_object = depth > 0 && ((kinds[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1);
   goto after;
-}
 
 key:
   p = skip_ws(p, end);
