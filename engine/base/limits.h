@@ -18,6 +18,9 @@
 #define HL_TENANT_BYTES_MAX 128
 #define HL_MESSAGE_DATA_BYTES_MAX (256 * 1024)
 #define HL_JSON_DEPTH_MAX 64
+/* The most json_depth_max may ever be set to: the validator keeps one bit
+ * per open container on its stack, so this bounds that stack (128 bytes). */
+#define HL_JSON_DEPTH_CEILING 1024
 
 /* --- URLs and endpoints --- */
 #define HL_URL_BYTES_MAX 4096
@@ -114,6 +117,7 @@ _Static_assert(HL_RING_RECORD_BYTES_MAX * 4 <= HL_RING_LANE_BYTES_DEFAULT,
 _Static_assert(HL_TEMPLATE_PATH_BYTES_MAX <= HL_TEMPLATE_BYTES_MAX, "path inside template");
 _Static_assert(HL_HOST_LABEL_BYTES_MAX < HL_HOST_BYTES_MAX, "a label fits in a host");
 _Static_assert(HL_HOST_BYTES_MAX + 64 < HL_URL_BYTES_MAX, "a URL holds a maximal host");
+_Static_assert(HL_JSON_DEPTH_MAX <= HL_JSON_DEPTH_CEILING, "default depth within the ceiling");
 _Static_assert(HL_CONNECT_TIMEOUT_MS <= HL_REQUEST_TIMEOUT_MS, "connect within the request");
 _Static_assert(HL_MESSAGE_ID_BYTES_MAX + 20 + 2 <= HL_SIGN_HEADROOM_BYTES,
                "the headroom holds \"<id>.<timestamp>.\" with the longest id");
