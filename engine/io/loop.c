@@ -861,6 +861,9 @@ void hl_loop_free(hl_loop *l) {
     return;
   }
   HL_ASSERT(!l->in_dispatch);
+  /* SINGLE_ISSUER: another thread's io_uring_enter would fail, the drain
+   * would time out and everything would leak. */
+  HL_ASSERT(pthread_equal(pthread_self(), l->thread));
   bool drained = true;
   if (l->ring_ready) {
     drained = drain_silently(l, HL_LOOP_DRAIN_TIMEOUT_MS);

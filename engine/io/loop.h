@@ -218,8 +218,9 @@ hl_loop_options hl_loop_options_default(void);
 int hl_loop_new(const hl_loop_options *opts, hl_loop **out, hl_err *err);
 
 /* hl_loop_free cancels and drains whatever is still in flight (without
- * calling handlers or touching slot tables), then frees everything. NULL is
- * a no-op. */
+ * calling handlers or touching slot tables), then frees everything. Call it
+ * on the loop's thread (asserted), before that thread exits. NULL is a
+ * no-op. */
 void hl_loop_free(hl_loop *loop);
 
 /* hl_loop_run_once does one iteration: publish returned buffers, submit
