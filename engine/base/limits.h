@@ -93,9 +93,17 @@
 
 /* --- io_uring loop --- */
 #define HL_LOOP_ENTRIES 4096
+/* The CQ ring is larger than the SQ so that a burst of completions from many
+ * in-flight ops (multishot receives on thousands of connections) fits
+ * without the kernel's overflow list. */
+#define HL_LOOP_CQ_ENTRIES 32768
 #define HL_LOOP_SLOTS_MAX 65536
 #define HL_RECV_BUF_BYTES 16384
 #define HL_RECV_BUFS 4096
+/* The kernel's bound on a provided-buffer ring (buffer ids are 16 bits). */
+#define HL_LOOP_BUF_RING_ENTRIES_MAX 32768
+/* How long hl_loop_free waits for cancelled ops to complete. */
+#define HL_LOOP_DRAIN_TIMEOUT_MS 2000
 
 /* --- shared-memory ring --- */
 #define HL_RING_LANES_MAX 64
@@ -124,6 +132,12 @@ _Static_assert(HL_MESSAGE_ID_BYTES_MAX + 20 + 2 <= HL_SIGN_HEADROOM_BYTES,
 _Static_assert(HL_SIGN_SECRET_BYTES_MIN <= HL_SIGN_SECRET_BYTES_MAX, "secret bounds");
 _Static_assert(HL_HTTP_HEADER_VALUE_BYTES_MAX <= HL_SECRETBOX_PLAINTEXT_BYTES_MAX,
                "any header value can be sealed");
+_Static_assert(HL_LOOP_CQ_ENTRIES >= 2 * HL_LOOP_ENTRIES, "CQ ring larger than the SQ ring");
+_Static_assert(HL_LOOP_CQ_ENTRIES <= 65536 && HL_LOOP_ENTRIES <= 32768, "kernel ring limits");
+_Static_assert((HL_RECV_BUFS & (HL_RECV_BUFS - 1)) == 0 &&
+                   HL_RECV_BUFS <= HL_LOOP_BUF_RING_ENTRIES_MAX,
+               "a buffer ring holds a power of two of buffers");
+_Static_assert(HL_CONNS_MAX <= HL_LOOP_SLOTS_MAX, "every connection fits a slot table");
 
 /* The limits a running engine enforces; defaults from the macros above,
  * overridable from configuration. */
