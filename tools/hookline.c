@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"run", hl_cmd_run, "run the delivery engine"},
+    {"endpoint", hl_cmd_endpoint, "add, change, list and apply endpoints"},
 };
 
 static void usage(FILE *f) {
