@@ -66,5 +66,6 @@ int hl_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 
 /* Subcommands. */
 int hl_cmd_run(int argc, char **argv);
+int hl_cmd_send(int argc, char **argv);
 
 #endif

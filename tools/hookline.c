@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"run", hl_cmd_run, "run the delivery engine"},
+    {"send", hl_cmd_send, "hand messages to the engine (one, or JSON lines)"},
 };
 
 static void usage(FILE *f) {
