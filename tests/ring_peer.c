@@ -20,6 +20,9 @@
 #include "ring/consumer.h"
 #include "ring/message.h"
 
+/* The first (in these tests, only) cursor of a consumer. */
+#define K(c) hl_ring_consumer_cursor((c), 0)
+
 static int usage(void) {
   fprintf(stderr,
           "usage: ring_peer create RING [--lanes N] [--lane-bytes N] [--mode OCTAL]\n"
@@ -63,7 +66,7 @@ static int drain(hl_ring_consumer *c, unsigned long long count, long long timeou
   hl_ring_item items[64];
   hl_ring_token toks[64];
   while (got < count) {
-    size_t n = hl_ring_consumer_read(c, items, sizeof(items) / sizeof(items[0]));
+    size_t n = hl_ring_cursor_read(K(c), items, sizeof(items) / sizeof(items[0]));
     for (size_t i = 0; i < n; i++) {
       hl_msg m;
       hl_err err;
@@ -74,7 +77,7 @@ static int drain(hl_ring_consumer *c, unsigned long long count, long long timeou
       print_msg(items[i].token.lane, &m);
       toks[i] = items[i].token;
     }
-    if (hl_ring_consumer_release(c, toks, n) != 0) {
+    if (hl_ring_cursor_release(K(c), toks, n) != 0) {
       fprintf(stderr, "ring_peer: release failed\n");
       return 1;
     }
@@ -88,10 +91,10 @@ static int drain(hl_ring_consumer *c, unsigned long long count, long long timeou
       return 1;
     }
     uint32_t *word, expected;
-    if (hl_ring_consumer_prepare_sleep(c, &word, &expected) == 0) {
+    if (hl_ring_cursor_prepare_sleep(K(c), &word, &expected) == 0) {
       uint64_t left = deadline - now;
       hl_ring_futex_wait((_Atomic uint32_t *)word, expected, (int64_t)(left < 100 ? left : 100));
-      hl_ring_consumer_end_sleep(c);
+      hl_ring_cursor_end_sleep(K(c));
     }
   }
   fflush(stdout);

@@ -23,6 +23,9 @@
 #include "ring/producer.h"
 #include "ring/ring_layout.h"
 
+/* The first (in these tests, only) cursor of a consumer. */
+#define K(c) hl_ring_consumer_cursor((c), 0)
+
 #define SMALL_LANE (2u * 1024 * 1024) /* the smallest power of two above the minimum */
 
 /* --- helpers -------------------------------------------------------------- */
@@ -39,7 +42,9 @@ typedef struct corrupt_log {
   char last[512];
 } corrupt_log;
 
-static void on_corrupt(void *ctx, uint32_t lane, uint64_t pos, const char *reason) {
+static void on_corrupt(void *ctx, uint32_t cursor, uint32_t lane, uint64_t pos,
+                       const char *reason) {
+  (void)cursor;
   (void)pos;
   corrupt_log *log = ctx;
   log->count++;
@@ -96,7 +101,7 @@ static uint32_t item_idx(const hl_ring_item *it) {
 
 static hl_ring_lane_info lane_info(hl_ring_consumer *c, uint32_t lane) {
   hl_ring_lane_info info;
-  ASSERT_EQ(hl_ring_consumer_lane_info(c, lane, &info), 0);
+  ASSERT_EQ(hl_ring_cursor_lane_info(K(c), lane, &info), 0);
   return info;
 }
 
@@ -388,7 +393,7 @@ TEST(release_moves_tail_only_past_released_prefix) {
     ASSERT_EQ(put(&p, i, 100, 0), 0);
   }
   hl_ring_item items[8];
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 8), 5);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 8), 5);
   for (uint32_t i = 0; i < 5; i++) {
     ASSERT_EQ(item_idx(&items[i]), i);
     ASSERT_EQ(items[i].payload.len, 100);
@@ -398,31 +403,31 @@ TEST(release_moves_tail_only_past_released_prefix) {
   uint32_t L = p.lane_index;
   /* Release 1, 3, 4 first: record 0 holds the tail. */
   hl_ring_token t[] = {items[1].token, items[3].token, items[4].token};
-  ASSERT_EQ(hl_ring_consumer_release(c, t, 3), 0);
+  ASSERT_EQ(hl_ring_cursor_release(K(c), t, 3), 0);
   ASSERT_EQ(lane_info(c, L).tail, 0);
   ASSERT_EQ(atomic_load(&p.lane->tail), 0);
-  ASSERT_EQ(hl_ring_consumer_release(c, &items[0].token, 1), 0);
+  ASSERT_EQ(hl_ring_cursor_release(K(c), &items[0].token, 1), 0);
   ASSERT_EQ(lane_info(c, L).tail, 2 * 128); /* past 0 and 1; 2 still held */
   ASSERT_EQ(atomic_load(&p.lane->tail), 2 * 128);
-  ASSERT_EQ(hl_ring_consumer_release(c, &items[1].token, 1), -EALREADY);
+  ASSERT_EQ(hl_ring_cursor_release(K(c), &items[1].token, 1), -EALREADY);
   hl_ring_token never = {.lane = L, .seq = 99};
-  ASSERT_EQ(hl_ring_consumer_release(c, &never, 1), -EINVAL);
+  ASSERT_EQ(hl_ring_cursor_release(K(c), &never, 1), -EINVAL);
   hl_ring_token nolane = {.lane = 77, .seq = 0};
-  ASSERT_EQ(hl_ring_consumer_release(c, &nolane, 1), -EINVAL);
-  ASSERT_EQ(hl_ring_consumer_release(c, &items[2].token, 1), 0);
+  ASSERT_EQ(hl_ring_cursor_release(K(c), &nolane, 1), -EINVAL);
+  ASSERT_EQ(hl_ring_cursor_release(K(c), &items[2].token, 1), 0);
   ASSERT_EQ(lane_info(c, L).tail, 5 * 128);
   ASSERT_EQ(lane_info(c, L).inflight, 0);
-  ASSERT_EQ(hl_ring_consumer_release(c, &items[4].token, 1), -EALREADY);
+  ASSERT_EQ(hl_ring_cursor_release(K(c), &items[4].token, 1), -EALREADY);
   /* release_upto: "safe up to" a seq. */
   for (uint32_t i = 0; i < 4; i++) {
     ASSERT_EQ(put(&p, 10 + i, 50, 0), 0);
   }
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 8), 4);
-  ASSERT_EQ(hl_ring_consumer_release_upto(c, L, items[2].token.seq), 0);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 8), 4);
+  ASSERT_EQ(hl_ring_cursor_release_upto(K(c), L, items[2].token.seq), 0);
   ASSERT_EQ(lane_info(c, L).inflight, 1);
   ASSERT_EQ(lane_info(c, L).tail, 5 * 128 + 3 * 80);
-  ASSERT_EQ(hl_ring_consumer_release_upto(c, L, items[3].token.seq + 1), -EINVAL);
-  hl_ring_consumer_stats st = hl_ring_consumer_stats_get(c);
+  ASSERT_EQ(hl_ring_cursor_release_upto(K(c), L, items[3].token.seq + 1), -EINVAL);
+  hl_ring_cursor_stats st = hl_ring_cursor_stats_get(K(c));
   ASSERT_EQ(st.records_read, 9);
   ASSERT_EQ(st.records_released, 8);
   ASSERT_EQ(log.count, 0);
@@ -448,14 +453,14 @@ TEST(wrap_around_with_pad_records_keeps_order) {
       }
       next_put++;
     }
-    size_t n = hl_ring_consumer_read(c, items, 64);
+    size_t n = hl_ring_cursor_read(K(c), items, 64);
     for (size_t i = 0; i < n; i++) {
       ASSERT_EQ(item_idx(&items[i]), next_get);
       uint8_t fill = (uint8_t)(next_get & 0x7f);
       for (size_t b = 4; b < items[i].payload.len; b++) {
         ASSERT_EQ((uint8_t)items[i].payload.ptr[b], fill);
       }
-      ASSERT_EQ(hl_ring_consumer_release(c, &items[i].token, 1), 0);
+      ASSERT_EQ(hl_ring_cursor_release(K(c), &items[i].token, 1), 0);
       next_get++;
     }
   }
@@ -478,7 +483,7 @@ TEST(reads_are_fair_across_lanes_and_bounded_by_window) {
     ASSERT_EQ(put(&b, 1000 + i, 32, 0), 0);
   }
   hl_ring_item items[64];
-  size_t n = hl_ring_consumer_read(c, items, 10);
+  size_t n = hl_ring_cursor_read(K(c), items, 10);
   ASSERT_EQ(n, 10);
   int from_a = 0;
   for (size_t i = 0; i < n; i++) {
@@ -486,15 +491,15 @@ TEST(reads_are_fair_across_lanes_and_bounded_by_window) {
   }
   ASSERT_EQ(from_a, 5);
   /* The window (16 per lane) bounds what is read and not released. */
-  n += hl_ring_consumer_read(c, items + n, 54);
+  n += hl_ring_cursor_read(K(c), items + n, 54);
   ASSERT_EQ(n, 32);
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 64), 0);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 64), 0);
   uint32_t *word, expected;
   /* Full windows do not count as work: the engine may sleep. */
-  ASSERT_EQ(hl_ring_consumer_prepare_sleep(c, &word, &expected), 0);
-  hl_ring_consumer_end_sleep(c);
-  ASSERT_EQ(hl_ring_consumer_release_upto(c, a.lane_index, 15), 0);
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 64), 16);
+  ASSERT_EQ(hl_ring_cursor_prepare_sleep(K(c), &word, &expected), 0);
+  hl_ring_cursor_end_sleep(K(c));
+  ASSERT_EQ(hl_ring_cursor_release_upto(K(c), a.lane_index, 15), 0);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 64), 16);
   hl_ring_producer_close(&a);
   hl_ring_producer_close(&b);
   hl_ring_consumer_close(c);
@@ -512,11 +517,11 @@ TEST(sleep_flag_gates_wakeups) {
   }
   ASSERT_EQ(p.wakes, 0);
   uint32_t *word, expected;
-  ASSERT_EQ(hl_ring_consumer_prepare_sleep(c, &word, &expected), -EAGAIN);
+  ASSERT_EQ(hl_ring_cursor_prepare_sleep(K(c), &word, &expected), -EAGAIN);
   ASSERT_EQ(atomic_load(&p.hdr->sleep_word), 0); /* withdrawn */
   hl_ring_item items[128];
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 128), 100);
-  ASSERT_EQ(hl_ring_consumer_prepare_sleep(c, &word, &expected), 0);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 128), 100);
+  ASSERT_EQ(hl_ring_cursor_prepare_sleep(K(c), &word, &expected), 0);
   ASSERT_EQ(*word, expected);
   ASSERT_EQ(hl_ring_futex_wait((_Atomic uint32_t *)word, expected, 10), -ETIMEDOUT);
   /* One publish while asleep: one wake, and the word is cleared, so the
@@ -527,7 +532,7 @@ TEST(sleep_flag_gates_wakeups) {
   ASSERT_EQ(hl_ring_futex_wait((_Atomic uint32_t *)word, expected, 1000), 0);
   ASSERT_EQ(put(&p, 101, 64, 0), 0);
   ASSERT_EQ(p.wakes, 1);
-  hl_ring_consumer_end_sleep(c);
+  hl_ring_cursor_end_sleep(K(c));
   hl_ring_producer_close(&p);
   hl_ring_consumer_close(c);
 }
@@ -554,9 +559,9 @@ TEST(full_lane_waits_then_eagain_then_succeeds_after_drain) {
   ASSERT_TRUE(strstr(err.msg, "full for 120 ms") != NULL);
   ASSERT_GE(p.waits, 1);
   hl_ring_item items[4];
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 1), 1);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 1), 1);
   ASSERT_EQ(put(&p, i, 1000, 0), -EAGAIN); /* read is not released */
-  ASSERT_EQ(hl_ring_consumer_release(c, &items[0].token, 1), 0);
+  ASSERT_EQ(hl_ring_cursor_release(K(c), &items[0].token, 1), 0);
   ASSERT_EQ(put(&p, i, 1000, 0), 0);
   hl_ring_producer_close(&p);
   hl_ring_consumer_close(c);
@@ -577,14 +582,14 @@ TEST(reattach_rereads_unreleased_and_is_exclusive) {
     ASSERT_EQ(put(&p, i, 40, 0), 0);
   }
   hl_ring_item items[8];
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 8), 6);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 8), 6);
   hl_ring_token t[] = {items[0].token, items[1].token, items[3].token};
-  ASSERT_EQ(hl_ring_consumer_release(c, t, 3), 0);
+  ASSERT_EQ(hl_ring_cursor_release(K(c), t, 3), 0);
   hl_ring_consumer_close(c);
   /* The new engine starts at the tail: 2, 3, 4, 5 again (3 was released,
    * but out of order, so the tail never passed it). */
   c = make_consumer(path, 2, 64, &log);
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 8), 4);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 8), 4);
   for (uint32_t i = 0; i < 4; i++) {
     ASSERT_EQ(item_idx(&items[i]), 2 + i);
   }
@@ -603,14 +608,14 @@ TEST(checksum_mismatch_is_reported_and_skipped) {
   ASSERT_EQ(put(&p, 2, 64, 0), 0);
   p.data[80 + 16 + 10] ^= 0x40; /* a payload byte of record 1 */
   hl_ring_item items[4];
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 4), 2);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 4), 2);
   ASSERT_EQ(item_idx(&items[0]), 0);
   ASSERT_EQ(item_idx(&items[1]), 2);
   ASSERT_EQ(log.count, 1);
   ASSERT_TRUE(strstr(log.last, "checksum mismatch") != NULL);
-  ASSERT_EQ(hl_ring_consumer_stats_get(c).records_corrupt, 1);
-  hl_ring_consumer_release(c, &items[0].token, 1);
-  hl_ring_consumer_release(c, &items[1].token, 1);
+  ASSERT_EQ(hl_ring_cursor_stats_get(K(c)).records_corrupt, 1);
+  hl_ring_cursor_release(K(c), &items[0].token, 1);
+  hl_ring_cursor_release(K(c), &items[1].token, 1);
   ASSERT_EQ(lane_info(c, 0).tail, 3 * 80); /* the skipped record does not hold it */
   hl_ring_producer_close(&p);
   hl_ring_consumer_close(c);
@@ -629,11 +634,11 @@ TEST(broken_framing_quarantines_lane_then_reset) {
   r.len = 0x7fffffff; /* far past the lane */
   memcpy(p.data + 80, &r, sizeof(r));
   hl_ring_item items[4];
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 4), 1);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 4), 1);
   ASSERT_EQ(log.count, 1);
   ASSERT_TRUE(strstr(log.last, "lane quarantined: record at position 80 has length") != NULL);
   ASSERT_TRUE(lane_info(c, p.lane_index).quarantined);
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 4), 0);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 4), 0);
   /* The producer learns it on its next write. */
   void *dst;
   hl_err err;
@@ -645,15 +650,18 @@ TEST(broken_framing_quarantines_lane_then_reset) {
   uint32_t lane = p.lane_index;
   hl_ring_producer_close(&p);
   ASSERT_EQ(hl_ring_consumer_reap(c), 0); /* item 0 is still held */
-  hl_ring_consumer_release(c, &items[0].token, 1);
+  hl_ring_cursor_release(K(c), &items[0].token, 1);
   ASSERT_EQ(hl_ring_consumer_reap(c), 1);
   ASSERT_TRUE(strstr(log.last, "reset") != NULL);
-  ASSERT_FALSE(lane_info(c, lane).quarantined);
   open_producer(&p, path);
   ASSERT_EQ(p.lane_index, lane);
+  ASSERT_EQ(atomic_load(&p.lane->state), HL_RING_LANE_OK);
+  /* The lane restarts at a fresh position, a lap past everything read. */
+  ASSERT_EQ(p.head, SMALL_LANE);
   ASSERT_EQ(put(&p, 7, 64, 0), 0);
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 4), 1);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 4), 1);
   ASSERT_EQ(item_idx(&items[0]), 7);
+  ASSERT_FALSE(lane_info(c, lane).quarantined);
   hl_ring_producer_close(&p);
   hl_ring_consumer_close(c);
 }
@@ -694,7 +702,7 @@ TEST(bad_heads_stamps_and_types_quarantine) {
     }
     memcpy(p.data, &r, sizeof(r));
     hl_ring_item items[4];
-    ASSERT_EQ(hl_ring_consumer_read(c, items, 4), 0);
+    ASSERT_EQ(hl_ring_cursor_read(K(c), items, 4), 0);
     if (log.count != 1 || strstr(log.last, "lane quarantined") == NULL) {
       hl_test_fail(__FILE__, __LINE__, "%s: got %d reports, last '%s'", cases[k].what, log.count,
                    log.last);
@@ -755,7 +763,7 @@ TEST(public_api_rejects_before_writing) {
     ASSERT_STR_EQ(hl_producer_last_error(p), e.msg);
   }
   hl_ring_item items[8];
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 8), 0); /* nothing was written */
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 8), 0); /* nothing was written */
   /* A batch with one bad message writes nothing, and names the index. */
   hl_message batch[3] = {m, m, m};
   batch[2].event = "bad event";
@@ -763,13 +771,13 @@ TEST(public_api_rejects_before_writing) {
   ASSERT_EQ(hl_produce_batch(p, batch, 3, &written, 0, &e), -EINVAL);
   ASSERT_EQ(written, 0);
   ASSERT_TRUE(strstr(e.msg, "message 2: event: byte 3") != NULL);
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 8), 0);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 8), 0);
   batch[2].event = "ok";
   ASSERT_EQ(hl_produce_batch(p, batch, 3, &written, 0, &e), 0);
   ASSERT_EQ(written, 3);
   ASSERT_EQ(hl_produce(p, &m, 0, &e), 0);
   ASSERT_STR_EQ(hl_producer_last_error(p), "");
-  ASSERT_EQ(hl_ring_consumer_read(c, items, 8), 4);
+  ASSERT_EQ(hl_ring_cursor_read(K(c), items, 8), 4);
   hl_msg d;
   hl_err err;
   ASSERT_GT(hl_msg_decode(items[2].payload, &d, &err), 0);
@@ -818,6 +826,136 @@ TEST(retired_ring_tells_producers_to_reopen) {
   hl_err err;
   ASSERT_EQ(hl_ring_producer_reserve(&p, 10, 0, &dst, &err), -ESTALE);
   ASSERT_TRUE(strstr(err.msg, "open it again") != NULL);
+  hl_ring_producer_close(&p);
+  hl_ring_consumer_close(c);
+}
+
+/* --- several cursors (one per engine worker) ------------------------------ */
+
+static hl_ring_consumer *make_consumer_cursors(const char *path, uint32_t cursors,
+                                               corrupt_log *log) {
+  hl_ring_consumer_options o = {.create = true,
+                                .lanes = 2,
+                                .lane_bytes = SMALL_LANE,
+                                .cursors = cursors,
+                                .inflight_per_lane = 64,
+                                .on_corrupt = on_corrupt,
+                                .on_corrupt_ctx = log};
+  hl_ring_consumer *c = NULL;
+  hl_err err;
+  if (hl_ring_consumer_open(&c, path, &o, &err) != 0) {
+    hl_test_fail(__FILE__, __LINE__, "consumer open: %s", err.msg);
+  }
+  return c;
+}
+
+TEST(every_cursor_reads_everything_and_the_tail_is_their_minimum) {
+  corrupt_log log = {0};
+  const char *path = ring_path("cursors");
+  hl_ring_consumer *c = make_consumer_cursors(path, 2, &log);
+  ASSERT_EQ(hl_ring_consumer_cursors(c), 2);
+  hl_ring_cursor *k0 = hl_ring_consumer_cursor(c, 0), *k1 = hl_ring_consumer_cursor(c, 1);
+  hl_ring_producer p;
+  open_producer(&p, path);
+  for (uint32_t i = 0; i < 4; i++) {
+    ASSERT_EQ(put(&p, i, 100, 0), 0);
+  }
+  hl_ring_item a[8], b[8];
+  ASSERT_EQ(hl_ring_cursor_read(k0, a, 8), 4);
+  ASSERT_EQ(hl_ring_cursor_read(k1, b, 8), 4);
+  for (uint32_t i = 0; i < 4; i++) {
+    ASSERT_EQ(item_idx(&a[i]), i);
+    ASSERT_EQ(item_idx(&b[i]), i);
+    ASSERT_TRUE(a[i].payload.ptr == b[i].payload.ptr); /* the same bytes, no copy */
+  }
+  /* Cursor 0 releases everything; the tail waits for cursor 1. */
+  hl_ring_token t0[] = {a[3].token, a[0].token, a[2].token, a[1].token};
+  ASSERT_EQ(hl_ring_cursor_release(k0, t0, 4), 0);
+  ASSERT_EQ(atomic_load(&p.lane->tail), 0);
+  ASSERT_EQ(hl_ring_cursor_release(k1, &b[0].token, 1), 0);
+  ASSERT_EQ(atomic_load(&p.lane->tail), 128);
+  ASSERT_EQ(hl_ring_cursor_release_upto(k1, b[3].token.lane, b[3].token.seq), 0);
+  ASSERT_EQ(atomic_load(&p.lane->tail), 4 * 128);
+  hl_ring_lane_info i0, i1;
+  ASSERT_EQ(hl_ring_cursor_lane_info(k0, p.lane_index, &i0), 0);
+  ASSERT_EQ(hl_ring_cursor_lane_info(k1, p.lane_index, &i1), 0);
+  ASSERT_EQ(i0.released, 512);
+  ASSERT_EQ(i1.released, 512);
+  ASSERT_EQ(hl_ring_cursor_stats_get(k1).records_released, 4);
+  hl_ring_producer_close(&p);
+  hl_ring_consumer_close(c);
+}
+
+TEST(each_cursor_sleeps_on_its_own_bit) {
+  corrupt_log log = {0};
+  const char *path = ring_path("cursorsleep");
+  hl_ring_consumer *c = make_consumer_cursors(path, 3, &log);
+  hl_ring_cursor *k0 = hl_ring_consumer_cursor(c, 0), *k2 = hl_ring_consumer_cursor(c, 2);
+  hl_ring_producer p;
+  open_producer(&p, path);
+  uint32_t *w0, *w2, e0, e2;
+  ASSERT_EQ(hl_ring_cursor_prepare_sleep(k0, &w0, &e0), 0);
+  ASSERT_EQ(hl_ring_cursor_prepare_sleep(k2, &w2, &e2), 0);
+  ASSERT_TRUE(w0 == w2);
+  ASSERT_EQ(e0, 1u);
+  ASSERT_EQ(e2, 5u);
+  ASSERT_EQ(*w0, 5u);
+  /* A worker waking for another reason clears only its own bit. */
+  hl_ring_cursor_end_sleep(k0);
+  ASSERT_EQ(*w0, 4u);
+  /* The publish wakes the remaining sleeper once and clears the word. */
+  ASSERT_EQ(put(&p, 1, 64, 0), 0);
+  ASSERT_EQ(p.wakes, 1);
+  ASSERT_EQ(*w0, 0u);
+  ASSERT_EQ(hl_ring_cursor_prepare_sleep(k2, &w2, &e2), -EAGAIN); /* there is work */
+  ASSERT_EQ(hl_ring_cursor_prepare_sleep(k0, &w0, &e0), -EAGAIN);
+  ASSERT_EQ(*w0, 0u);
+  hl_ring_producer_close(&p);
+  hl_ring_consumer_close(c);
+}
+
+TEST(quarantine_stops_every_cursor_at_the_same_record) {
+  corrupt_log log = {0};
+  const char *path = ring_path("cursorquarantine");
+  hl_ring_consumer *c = make_consumer_cursors(path, 2, &log);
+  hl_ring_cursor *k0 = hl_ring_consumer_cursor(c, 0), *k1 = hl_ring_consumer_cursor(c, 1);
+  hl_ring_producer p;
+  open_producer(&p, path);
+  for (uint32_t i = 0; i < 3; i++) {
+    ASSERT_EQ(put(&p, i, 64, 0), 0);
+  }
+  hl_ring_record r;
+  memcpy(&r, p.data + 160, sizeof(r));
+  r.type = 77; /* record 2 breaks the framing */
+  memcpy(p.data + 160, &r, sizeof(r));
+  hl_ring_item a[8], b[8];
+  ASSERT_EQ(hl_ring_cursor_read(k0, a, 8), 2);
+  ASSERT_EQ(log.count, 1);
+  /* Cursor 1 gets the same two records, then stops at the same place. */
+  ASSERT_EQ(hl_ring_cursor_read(k1, b, 1), 1);
+  ASSERT_EQ(hl_ring_cursor_read(k1, b + 1, 8), 1);
+  ASSERT_EQ(item_idx(&b[1]), 1);
+  ASSERT_EQ(hl_ring_cursor_read(k1, b, 8), 0);
+  uint32_t lane = p.lane_index;
+  hl_ring_producer_close(&p);
+  /* Reset waits until both cursors released what they read. */
+  hl_ring_cursor_release(k0, &a[0].token, 1);
+  hl_ring_cursor_release(k0, &a[1].token, 1);
+  hl_ring_cursor_release(k1, &b[0].token, 1);
+  ASSERT_EQ(hl_ring_consumer_reap(c), 0);
+  hl_ring_cursor_release_upto(k1, lane, 1);
+  ASSERT_EQ(hl_ring_consumer_reap(c), 1);
+  ASSERT_EQ(hl_ring_consumer_stats_get(c).lanes_reset, 1);
+  open_producer(&p, path);
+  ASSERT_EQ(p.lane_index, lane);
+  ASSERT_EQ(put(&p, 9, 64, 0), 0);
+  ASSERT_EQ(hl_ring_cursor_read(k0, a, 8), 1);
+  ASSERT_EQ(hl_ring_cursor_read(k1, b, 8), 1);
+  ASSERT_EQ(item_idx(&a[0]), 9);
+  ASSERT_EQ(item_idx(&b[0]), 9);
+  hl_ring_cursor_release(k0, &a[0].token, 1);
+  hl_ring_cursor_release(k1, &b[0].token, 1);
+  ASSERT_EQ(atomic_load(&p.lane->tail), SMALL_LANE + 80);
   hl_ring_producer_close(&p);
   hl_ring_consumer_close(c);
 }

@@ -124,10 +124,12 @@
 #define HL_RING_LANE_BYTES_MIN (HL_RING_RECORD_BYTES_MAX * 4)
 #define HL_RING_LANE_BYTES_MAX (1024u * 1024 * 1024)
 #define HL_RING_RECORD_BYTES_MAX (HL_MESSAGE_DATA_BYTES_MAX + 1024)
-/* Records the engine has read from one lane and not yet released; past this
- * the consumer stops reading that lane until the engine releases some. */
-#define HL_RING_LANE_INFLIGHT_DEFAULT 8192
+/* Records one engine worker has read from one lane and not yet released;
+ * past this it stops reading that lane until it releases some. */
+#define HL_RING_LANE_INFLIGHT_DEFAULT 4096
 #define HL_RING_LANE_INFLIGHT_MAX (1u << 20)
+/* Readers (engine workers) of one ring: one bit each in the sleep word. */
+#define HL_RING_CURSORS_MAX 32
 /* How long hl_producer_open waits for a free lane, by default. */
 #define HL_RING_OPEN_TIMEOUT_MS 0
 #define HL_RING_NAME_BYTES_MAX 256

@@ -1,5 +1,5 @@
-/* consumer: attach, batch reads, out-of-order release, sleep protocol,
- * corruption handling (see consumer.h). */
+/* consumer: attach, cursors with batch reads and out-of-order release, the
+ * sleep protocol, corruption handling (see consumer.h). */
 #include "ring/consumer.h"
 
 #include <errno.h>
@@ -16,49 +16,102 @@
 #include "base/log.h"
 
 /* A window slot: the position just past the record, with bit 0 set once the
- * engine released it (positions are multiples of 16, so bit 0 is free). */
+ * cursor released it (positions are multiples of 16, so bit 0 is free). */
 #define SLOT_RELEASED 1ull
+#define NO_QUARANTINE UINT64_MAX
+#define REAPER UINT32_MAX /* "cursor" index of reports made by reap/attach */
 
-typedef struct lane_state {
+/* What a cursor publishes about one lane for the other threads: the tail is
+ * the minimum of the cursors' release positions, and a quarantined lane is
+ * reset once every cursor stopped with nothing in flight. */
+typedef struct cursor_pub {
+  _Atomic uint64_t released;
+  _Atomic uint64_t read_pos;
+  _Atomic uint32_t stopped;
+  uint32_t reserved0;
+} cursor_pub;
+
+/* A cursor's private state for one lane. */
+typedef struct cursor_lane {
   uint64_t read_pos;  /* next record to read */
-  uint64_t tail;      /* released up to here (our copy of lane->tail) */
-  uint64_t front_seq; /* oldest record not yet passed by the tail */
+  uint64_t released;  /* released up to here */
+  uint64_t front_seq; /* oldest record not yet released past */
   uint64_t next_seq;  /* seq the next record read gets */
   uint64_t *win;      /* slots for seqs [front_seq, next_seq), indexed seq & win_mask */
-  bool quarantined;
-} lane_state;
+  uint32_t epoch;     /* the lane epoch read_pos belongs to */
+  bool stopped;       /* quarantined: not read until the lane is reset */
+} cursor_lane;
+
+struct hl_ring_cursor {
+  alignas(HL_RING_CACHE_LINE) hl_ring_consumer *c;
+  uint32_t index;
+  uint32_t rr; /* lane that goes first in the next read */
+  cursor_pub *pub; /* this cursor's row: one entry per lane */
+  hl_ring_cursor_stats stats;
+  cursor_lane lanes[HL_RING_LANES_MAX];
+};
 
 struct hl_ring_consumer {
   hl_ring_header *hdr;
   size_t map_bytes;
-  int fd; /* kept open: it holds the engine's flock */
+  int fd;      /* kept open: it holds the engine's flock */
   bool mapped; /* we mapped hdr (and unmap it at close) */
   hl_ring_geometry geo;
   uint64_t lane_mask;
   uint64_t win_cap;
   uint64_t win_mask;
   uint64_t *win_mem;
-  uint32_t rr; /* lane that goes first in the next read */
+  uint32_t cursor_count;
+  hl_ring_cursor *cursors;
+  cursor_pub *pub; /* [cursor][lane] */
+  /* Where the first cursor that found a lane broken stopped; every cursor
+   * stops there, so that all of them saw the same records. */
+  _Atomic uint64_t quarantine_pos[HL_RING_LANES_MAX];
   hl_ring_corrupt_fn on_corrupt;
   void *on_corrupt_ctx;
-  hl_ring_consumer_stats stats;
-  lane_state lanes[HL_RING_LANES_MAX];
+  _Atomic uint64_t lanes_reaped;
+  _Atomic uint64_t lanes_reset;
+  _Atomic uint64_t producer_wakes;
   char name[HL_RING_NAME_BYTES_MAX];
 };
 
-static void report(hl_ring_consumer *c, uint32_t lane, uint64_t pos, const char *reason) {
+static hl_ring_lane *lane_ctl(const hl_ring_consumer *c, uint32_t i) {
+  return hl_ring_lane_at(c->hdr, &c->geo, i);
+}
+
+static cursor_pub *pub_at(const hl_ring_consumer *c, uint32_t cursor, uint32_t lane) {
+  return &c->pub[(size_t)cursor * c->geo.lane_count + lane];
+}
+
+static void report(hl_ring_consumer *c, uint32_t cursor, uint32_t lane, uint64_t pos,
+                   const char *reason) {
   if (c->on_corrupt != NULL) {
-    c->on_corrupt(c->on_corrupt_ctx, lane, pos, reason);
+    c->on_corrupt(c->on_corrupt_ctx, cursor, lane, pos, reason);
     return;
   }
-  HL_LOG(HL_LOG_WARN, "ring corruption", HL_F_STR("ring", c->name), HL_F_UINT("lane", lane),
+  HL_LOG(HL_LOG_WARN, "ring corruption", HL_F_STR("ring", c->name),
+         HL_F_INT("cursor", cursor == REAPER ? -1 : (int64_t)cursor), HL_F_UINT("lane", lane),
          HL_F_UINT("pos", pos), HL_F_STR("reason", reason));
 }
 
-__attribute__((format(printf, 3, 4))) static void quarantine(hl_ring_consumer *c, uint32_t i,
+static void lower_quarantine_pos(hl_ring_consumer *c, uint32_t lane, uint64_t pos) {
+  uint64_t cur = atomic_load_explicit(&c->quarantine_pos[lane], memory_order_acquire);
+  while (pos < cur && !atomic_compare_exchange_weak_explicit(&c->quarantine_pos[lane], &cur, pos,
+                                                             memory_order_acq_rel,
+                                                             memory_order_acquire)) {
+  }
+}
+
+static void stop(hl_ring_cursor *k, uint32_t i) {
+  k->lanes[i].stopped = true;
+  atomic_store_explicit(&k->pub[i].stopped, 1, memory_order_release);
+}
+
+__attribute__((format(printf, 3, 4))) static void quarantine(hl_ring_cursor *k, uint32_t i,
                                                              const char *fmt, ...) {
-  lane_state *ls = &c->lanes[i];
-  if (ls->quarantined) {
+  hl_ring_consumer *c = k->c;
+  cursor_lane *kl = &k->lanes[i];
+  if (kl->stopped) {
     return;
   }
   char why[HL_ERR_BYTES];
@@ -68,11 +121,11 @@ __attribute__((format(printf, 3, 4))) static void quarantine(hl_ring_consumer *c
   va_end(ap);
   char msg[HL_ERR_BYTES + 64];
   snprintf(msg, sizeof(msg), "lane quarantined: %s", why);
-  ls->quarantined = true;
-  atomic_store_explicit(&hl_ring_lane_at(c->hdr, &c->geo, i)->state, HL_RING_LANE_QUARANTINED,
-                        memory_order_release);
-  c->stats.lanes_quarantined++;
-  report(c, i, ls->read_pos, msg);
+  lower_quarantine_pos(c, i, kl->read_pos);
+  atomic_store_explicit(&lane_ctl(c, i)->state, HL_RING_LANE_QUARANTINED, memory_order_release);
+  stop(k, i);
+  k->stats.lanes_quarantined++;
+  report(c, k->index, i, kl->read_pos, msg);
 }
 
 /* --- attach --------------------------------------------------------------- */
@@ -89,8 +142,15 @@ static int options_resolve(const hl_ring_consumer_options *o, hl_ring_consumer_o
   if (r->lane_bytes == 0) {
     r->lane_bytes = HL_RING_LANE_BYTES_DEFAULT;
   }
+  if (r->cursors == 0) {
+    r->cursors = 1;
+  }
   if (r->inflight_per_lane == 0) {
     r->inflight_per_lane = HL_RING_LANE_INFLIGHT_DEFAULT;
+  }
+  if (r->cursors > HL_RING_CURSORS_MAX) {
+    return hl_err_fail(err, -EINVAL, "ring cursors: %u is above the limit of %d", r->cursors,
+                       HL_RING_CURSORS_MAX);
   }
   if (r->inflight_per_lane > HL_RING_LANE_INFLIGHT_MAX) {
     return hl_err_fail(err, -EINVAL, "ring in-flight per lane: %u is above the limit of %u",
@@ -169,32 +229,45 @@ static int map_segment(hl_ring_consumer *c, const hl_ring_consumer_options *o, h
   return rc;
 }
 
-/* attach_lanes starts every lane at its tail: what was read and not
+/* attach_lane starts every cursor at the lane's tail: what was read and not
  * released by a previous engine is read again. */
-static void attach_lanes(hl_ring_consumer *c) {
-  for (uint32_t i = 0; i < c->geo.lane_count; i++) {
-    hl_ring_lane *l = hl_ring_lane_at(c->hdr, &c->geo, i);
-    lane_state *ls = &c->lanes[i];
-    ls->win = c->win_mem + (uint64_t)i * c->win_cap;
-    if (atomic_load_explicit(&l->owner, memory_order_acquire) == HL_RING_OWNER_ENGINE) {
-      /* A previous engine died while resetting this lane: finish it (we
-       * hold the engine lock, and no producer can claim it meanwhile). */
-      atomic_store_explicit(&l->head, 0, memory_order_relaxed);
-      atomic_store_explicit(&l->tail, 0, memory_order_relaxed);
-      atomic_store_explicit(&l->state, HL_RING_LANE_OK, memory_order_relaxed);
-      atomic_store_explicit(&l->owner, HL_RING_OWNER_FREE, memory_order_release);
-    }
-    uint64_t tail = atomic_load_explicit(&l->tail, memory_order_acquire);
-    uint64_t head = atomic_load_explicit(&l->head, memory_order_acquire);
-    ls->tail = tail;
-    ls->read_pos = tail;
-    if (atomic_load_explicit(&l->state, memory_order_acquire) != HL_RING_LANE_OK) {
-      ls->quarantined = true;
-    } else if (tail % HL_RING_RECORD_ALIGN != 0 || head % HL_RING_RECORD_ALIGN != 0 ||
-               head < tail || head - tail > c->geo.lane_bytes) {
-      quarantine(c, i, "at attach, head %llu and tail %llu are inconsistent",
-                 (unsigned long long)head, (unsigned long long)tail);
-    }
+static void attach_lane(hl_ring_consumer *c, uint32_t i) {
+  hl_ring_lane *l = lane_ctl(c, i);
+  if (atomic_load_explicit(&l->owner, memory_order_acquire) == HL_RING_OWNER_ENGINE) {
+    /* A previous engine died while resetting this lane: finish it (we hold
+     * the engine lock, and no producer can claim it meanwhile). */
+    atomic_store_explicit(&l->head, 0, memory_order_relaxed);
+    atomic_store_explicit(&l->tail, 0, memory_order_relaxed);
+    atomic_store_explicit(&l->state, HL_RING_LANE_OK, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->epoch, 1, memory_order_release);
+    atomic_store_explicit(&l->owner, HL_RING_OWNER_FREE, memory_order_release);
+  }
+  uint64_t tail = atomic_load_explicit(&l->tail, memory_order_acquire);
+  uint64_t head = atomic_load_explicit(&l->head, memory_order_acquire);
+  uint32_t epoch = atomic_load_explicit(&l->epoch, memory_order_acquire);
+  atomic_store_explicit(&c->quarantine_pos[i], NO_QUARANTINE, memory_order_relaxed);
+  for (uint32_t k = 0; k < c->cursor_count; k++) {
+    cursor_lane *kl = &c->cursors[k].lanes[i];
+    kl->read_pos = kl->released = tail;
+    kl->epoch = epoch;
+    cursor_pub *p = pub_at(c, k, i);
+    atomic_store_explicit(&p->released, tail, memory_order_relaxed);
+    atomic_store_explicit(&p->read_pos, tail, memory_order_relaxed);
+  }
+  bool broken = tail % HL_RING_RECORD_ALIGN != 0 || head % HL_RING_RECORD_ALIGN != 0 ||
+                head < tail || head - tail > c->geo.lane_bytes;
+  if (broken) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "lane quarantined: at attach, head %llu and tail %llu are "
+                               "inconsistent",
+             (unsigned long long)head, (unsigned long long)tail);
+    atomic_store_explicit(&l->state, HL_RING_LANE_QUARANTINED, memory_order_release);
+    report(c, REAPER, i, tail, msg);
+  }
+  if (atomic_load_explicit(&l->state, memory_order_acquire) != HL_RING_LANE_OK) {
+    /* Quarantined before (or just now): no cursor reads it; reap resets it
+     * once its producer is gone. */
+    atomic_store_explicit(&c->quarantine_pos[i], tail, memory_order_relaxed);
   }
 }
 
@@ -204,12 +277,13 @@ static hl_ring_consumer *consumer_new(const hl_ring_consumer_options *o) {
     c->fd = -1;
     c->on_corrupt = o->on_corrupt;
     c->on_corrupt_ctx = o->on_corrupt_ctx;
+    c->cursor_count = o->cursors;
   }
   return c;
 }
 
-/* consumer_start allocates the in-flight windows and takes over the lanes
- * of a mapped, validated segment. */
+/* consumer_start allocates the cursors and their windows and takes over
+ * the lanes of a mapped, validated segment. */
 static int consumer_start(hl_ring_consumer *c, const hl_ring_consumer_options *o, hl_err *err) {
   c->lane_mask = c->geo.lane_bytes - 1;
   c->win_cap = 1;
@@ -217,11 +291,27 @@ static int consumer_start(hl_ring_consumer *c, const hl_ring_consumer_options *o
     c->win_cap <<= 1;
   }
   c->win_mask = c->win_cap - 1;
-  c->win_mem = calloc((size_t)c->geo.lane_count * c->win_cap, sizeof(uint64_t));
-  if (c->win_mem == NULL) {
-    return hl_err_fail(err, -ENOMEM, "ring '%s': out of memory for in-flight windows", c->name);
+  size_t lanes = c->geo.lane_count, cursors = c->cursor_count;
+  c->win_mem = calloc(cursors * lanes * c->win_cap, sizeof(uint64_t));
+  c->pub = calloc(cursors * lanes, sizeof(cursor_pub));
+  c->cursors = aligned_alloc(HL_RING_CACHE_LINE, cursors * sizeof(hl_ring_cursor));
+  if (c->win_mem == NULL || c->pub == NULL || c->cursors == NULL) {
+    return hl_err_fail(err, -ENOMEM, "ring '%s': out of memory for %zu cursors", c->name,
+                       cursors);
   }
-  attach_lanes(c);
+  memset(c->cursors, 0, cursors * sizeof(hl_ring_cursor));
+  for (uint32_t k = 0; k < c->cursor_count; k++) {
+    hl_ring_cursor *cur = &c->cursors[k];
+    cur->c = c;
+    cur->index = k;
+    cur->pub = pub_at(c, k, 0);
+    for (uint32_t i = 0; i < c->geo.lane_count; i++) {
+      cur->lanes[i].win = c->win_mem + ((size_t)k * lanes + i) * c->win_cap;
+    }
+  }
+  for (uint32_t i = 0; i < c->geo.lane_count; i++) {
+    attach_lane(c, i);
+  }
   atomic_store_explicit(&c->hdr->engine_pid, (uint32_t)getpid(), memory_order_release);
   atomic_fetch_add_explicit(&c->hdr->engine_attaches, 1, memory_order_relaxed);
   /* A previous engine may have died asleep: producers would keep waking. */
@@ -308,6 +398,8 @@ void hl_ring_consumer_close(hl_ring_consumer *c) {
     close(c->fd);
   }
   free(c->win_mem);
+  free(c->pub);
+  free(c->cursors);
   free(c);
 }
 
@@ -315,158 +407,234 @@ hl_ring_geometry hl_ring_consumer_geometry(const hl_ring_consumer *c) {
   return c->geo;
 }
 
+uint32_t hl_ring_consumer_cursors(const hl_ring_consumer *c) {
+  return c->cursor_count;
+}
+
+hl_ring_cursor *hl_ring_consumer_cursor(hl_ring_consumer *c, uint32_t i) {
+  HL_ASSERT(i < c->cursor_count);
+  return &c->cursors[i];
+}
+
 int hl_ring_consumer_retire(hl_ring_consumer *c) {
   atomic_fetch_or_explicit(&c->hdr->flags, HL_RING_F_RETIRED, memory_order_release);
   return hl_ring_segment_unlink(c->name);
 }
 
-/* --- tails and release ---------------------------------------------------- */
-
-static bool window_full(const hl_ring_consumer *c, const lane_state *ls) {
-  return ls->next_seq - ls->front_seq == c->win_cap;
+hl_ring_consumer_stats hl_ring_consumer_stats_get(const hl_ring_consumer *c) {
+  return (hl_ring_consumer_stats){
+      .lanes_reaped = atomic_load(&((hl_ring_consumer *)c)->lanes_reaped),
+      .lanes_reset = atomic_load(&((hl_ring_consumer *)c)->lanes_reset),
+      .producer_wakes = atomic_load(&((hl_ring_consumer *)c)->producer_wakes),
+  };
 }
 
-static void window_push(hl_ring_consumer *c, lane_state *ls, uint64_t end, bool released) {
-  HL_ASSERT(!window_full(c, ls) && end % HL_RING_RECORD_ALIGN == 0);
-  ls->win[ls->next_seq & c->win_mask] = end | (released ? SLOT_RELEASED : 0);
-  ls->next_seq++;
+/* --- release and tails ---------------------------------------------------- */
+
+static bool window_full(const hl_ring_consumer *c, const cursor_lane *kl) {
+  return kl->next_seq - kl->front_seq == c->win_cap;
 }
 
-/* advance moves the lane's tail past its longest released prefix; returns
- * whether it moved. */
-static bool advance(hl_ring_consumer *c, lane_state *ls) {
+static void window_push(hl_ring_consumer *c, cursor_lane *kl, uint64_t end, bool released) {
+  HL_ASSERT(!window_full(c, kl) && end % HL_RING_RECORD_ALIGN == 0);
+  kl->win[kl->next_seq & c->win_mask] = end | (released ? SLOT_RELEASED : 0);
+  kl->next_seq++;
+}
+
+/* advance moves the cursor's release position past its longest released
+ * prefix and publishes it; returns whether it moved. */
+static bool advance(hl_ring_cursor *k, uint32_t i) {
+  cursor_lane *kl = &k->lanes[i];
+  uint64_t mask = k->c->win_mask;
   bool moved = false;
-  while (ls->front_seq != ls->next_seq) {
-    uint64_t slot = ls->win[ls->front_seq & c->win_mask];
+  while (kl->front_seq != kl->next_seq) {
+    uint64_t slot = kl->win[kl->front_seq & mask];
     if ((slot & SLOT_RELEASED) == 0) {
       break;
     }
-    ls->tail = slot & ~SLOT_RELEASED;
-    ls->front_seq++;
+    kl->released = slot & ~SLOT_RELEASED;
+    kl->front_seq++;
     moved = true;
+  }
+  if (moved) {
+    atomic_store_explicit(&k->pub[i].released, kl->released, memory_order_release);
   }
   return moved;
 }
 
-/* publish_tails stores the tails of the lanes in |moved| and wakes their
+/* raise_tail moves lane i's shared tail up to the minimum release position
+ * of all cursors. Several cursors may race here: the tail only grows. */
+static bool raise_tail(hl_ring_consumer *c, uint32_t i) {
+  uint64_t m = UINT64_MAX;
+  for (uint32_t k = 0; k < c->cursor_count; k++) {
+    uint64_t v = atomic_load_explicit(&pub_at(c, k, i)->released, memory_order_acquire);
+    m = v < m ? v : m;
+  }
+  _Atomic uint64_t *tail = &lane_ctl(c, i)->tail;
+  uint64_t cur = atomic_load_explicit(tail, memory_order_relaxed);
+  while (cur < m) {
+    if (atomic_compare_exchange_weak_explicit(tail, &cur, m, memory_order_release,
+                                              memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/* publish_tails raises the tails of the lanes in |moved| and wakes their
  * producers if they wait for space. */
 static void publish_tails(hl_ring_consumer *c, uint64_t moved) {
-  if (moved == 0) {
-    return;
-  }
-  for (uint32_t i = 0; i < c->geo.lane_count; i++) {
-    if ((moved >> i) & 1u) {
-      atomic_store_explicit(&hl_ring_lane_at(c->hdr, &c->geo, i)->tail, c->lanes[i].tail,
-                            memory_order_release);
+  uint64_t raised = 0;
+  for (uint32_t i = 0; moved != 0 && i < c->geo.lane_count; i++) {
+    if (((moved >> i) & 1u) != 0 && raise_tail(c, i)) {
+      raised |= 1ull << i;
     }
+  }
+  if (raised == 0) {
+    return;
   }
   /* Pairs with the producer's fence between announcing a wait and
    * re-reading the tail. */
   atomic_thread_fence(memory_order_seq_cst);
   for (uint32_t i = 0; i < c->geo.lane_count; i++) {
-    if (((moved >> i) & 1u) == 0) {
+    if (((raised >> i) & 1u) == 0) {
       continue;
     }
-    _Atomic uint32_t *w = &hl_ring_lane_at(c->hdr, &c->geo, i)->space_word;
+    _Atomic uint32_t *w = &lane_ctl(c, i)->space_word;
     if (atomic_load_explicit(w, memory_order_relaxed) != 0 &&
         atomic_exchange_explicit(w, 0, memory_order_acq_rel) != 0) {
       hl_ring_futex_wake(w);
-      c->stats.producer_wakes++;
+      atomic_fetch_add_explicit(&c->producer_wakes, 1, memory_order_relaxed);
     }
   }
 }
 
-static int release_one(hl_ring_consumer *c, const hl_ring_token *t, uint64_t *moved) {
-  if (t->lane >= c->geo.lane_count) {
+static int release_one(hl_ring_cursor *k, const hl_ring_token *t, uint64_t *moved) {
+  if (t->lane >= k->c->geo.lane_count) {
     return -EINVAL;
   }
-  lane_state *ls = &c->lanes[t->lane];
-  if (t->seq >= ls->next_seq) {
+  cursor_lane *kl = &k->lanes[t->lane];
+  if (t->seq >= kl->next_seq) {
     return -EINVAL;
   }
-  if (t->seq < ls->front_seq) {
+  if (t->seq < kl->front_seq) {
     return -EALREADY;
   }
-  uint64_t *slot = &ls->win[t->seq & c->win_mask];
+  uint64_t *slot = &kl->win[t->seq & k->c->win_mask];
   if ((*slot & SLOT_RELEASED) != 0) {
     return -EALREADY;
   }
   *slot |= SLOT_RELEASED;
-  c->stats.records_released++;
-  if (t->seq == ls->front_seq && advance(c, ls)) {
+  k->stats.records_released++;
+  if (t->seq == kl->front_seq && advance(k, t->lane)) {
     *moved |= 1ull << t->lane;
   }
   return 0;
 }
 
-int hl_ring_consumer_release(hl_ring_consumer *c, const hl_ring_token *tokens, size_t n) {
+int hl_ring_cursor_release(hl_ring_cursor *k, const hl_ring_token *tokens, size_t n) {
   uint64_t moved = 0;
   int first_err = 0;
-  for (size_t k = 0; k < n; k++) {
-    int rc = release_one(c, &tokens[k], &moved);
+  for (size_t j = 0; j < n; j++) {
+    int rc = release_one(k, &tokens[j], &moved);
     if (rc != 0 && first_err == 0) {
       first_err = rc;
     }
   }
-  publish_tails(c, moved);
+  publish_tails(k->c, moved);
   return first_err;
 }
 
-int hl_ring_consumer_release_upto(hl_ring_consumer *c, uint32_t lane, uint64_t seq) {
-  if (lane >= c->geo.lane_count) {
+int hl_ring_cursor_release_upto(hl_ring_cursor *k, uint32_t lane, uint64_t seq) {
+  if (lane >= k->c->geo.lane_count) {
     return -EINVAL;
   }
-  lane_state *ls = &c->lanes[lane];
-  if (seq >= ls->next_seq) {
+  cursor_lane *kl = &k->lanes[lane];
+  if (seq >= kl->next_seq) {
     return -EINVAL;
   }
-  uint64_t moved = 0;
-  for (uint64_t s = ls->front_seq; s <= seq; s++) {
-    uint64_t *slot = &ls->win[s & c->win_mask];
+  for (uint64_t s = kl->front_seq; s <= seq; s++) {
+    uint64_t *slot = &kl->win[s & k->c->win_mask];
     if ((*slot & SLOT_RELEASED) == 0) {
       *slot |= SLOT_RELEASED;
-      c->stats.records_released++;
+      k->stats.records_released++;
     }
   }
-  if (advance(c, ls)) {
-    moved = 1ull << lane;
+  if (advance(k, lane)) {
+    publish_tails(k->c, 1ull << lane);
   }
-  publish_tails(c, moved);
   return 0;
 }
 
 /* --- reading -------------------------------------------------------------- */
 
-/* lane_head loads lane i's head and checks it against what we know; a head
- * that cannot be right quarantines the lane. Returns false if nothing can be
- * read from the lane. */
-static bool lane_head(hl_ring_consumer *c, uint32_t i, uint64_t *head) {
-  lane_state *ls = &c->lanes[i];
-  if (ls->quarantined || window_full(c, ls)) {
+/* lane_sync follows a reset of lane i (its epoch changed): the cursor let go
+ * of everything there before the reset, and starts again at the new tail. */
+static bool lane_sync(hl_ring_cursor *k, uint32_t i) {
+  hl_ring_lane *l = lane_ctl(k->c, i);
+  cursor_lane *kl = &k->lanes[i];
+  uint32_t e = atomic_load_explicit(&l->epoch, memory_order_acquire);
+  if (e == kl->epoch) {
     return false;
   }
-  uint64_t h = atomic_load_explicit(&hl_ring_lane_at(c->hdr, &c->geo, i)->head,
-                                    memory_order_acquire);
-  if (h == ls->read_pos) {
+  HL_ASSERT(kl->front_seq == kl->next_seq);
+  uint64_t t = atomic_load_explicit(&l->tail, memory_order_acquire);
+  kl->read_pos = kl->released = t;
+  kl->stopped = false;
+  kl->epoch = e;
+  atomic_store_explicit(&k->pub[i].released, t, memory_order_relaxed);
+  atomic_store_explicit(&k->pub[i].read_pos, t, memory_order_relaxed);
+  atomic_store_explicit(&k->pub[i].stopped, 0, memory_order_release);
+  return true;
+}
+
+/* readable: the cursor may read lane i now (not stopped, window not full,
+ * not at the quarantine point). */
+static bool readable(hl_ring_cursor *k, uint32_t i) {
+  cursor_lane *kl = &k->lanes[i];
+  if (kl->stopped || window_full(k->c, kl)) {
     return false;
   }
-  if (h % HL_RING_RECORD_ALIGN != 0 || h < ls->read_pos || h - ls->tail > c->geo.lane_bytes) {
-    quarantine(c, i, "head %llu is not a valid position (read up to %llu, tail %llu, lane %llu "
-                     "bytes)",
-               (unsigned long long)h, (unsigned long long)ls->read_pos,
-               (unsigned long long)ls->tail, (unsigned long long)c->geo.lane_bytes);
+  if (kl->read_pos >= atomic_load_explicit(&k->c->quarantine_pos[i], memory_order_acquire)) {
+    stop(k, i);
+    return false;
+  }
+  return true;
+}
+
+/* lane_head loads lane i's head and checks it against what the cursor
+ * knows; a head that cannot be right quarantines the lane. Returns false if
+ * nothing can be read from the lane. */
+static bool lane_head(hl_ring_cursor *k, uint32_t i, uint64_t *head) {
+  lane_sync(k, i);
+  if (!readable(k, i)) {
+    return false;
+  }
+  cursor_lane *kl = &k->lanes[i];
+  uint64_t h = atomic_load_explicit(&lane_ctl(k->c, i)->head, memory_order_acquire);
+  if (h == kl->read_pos) {
+    return false;
+  }
+  if (h % HL_RING_RECORD_ALIGN != 0 || h < kl->read_pos ||
+      h - kl->released > k->c->geo.lane_bytes) {
+    quarantine(k, i,
+               "head %llu is not a valid position (read up to %llu, released %llu, lane %llu "
+               "bytes)",
+               (unsigned long long)h, (unsigned long long)kl->read_pos,
+               (unsigned long long)kl->released, (unsigned long long)k->c->geo.lane_bytes);
     return false;
   }
   *head = h;
   return true;
 }
 
-/* read_record examines the record at the lane's read position. Returns 1
- * with *item filled for a message, 0 for a record consumed internally (pad,
- * skipped corrupt record), -1 if the lane got quarantined. */
-static int read_record(hl_ring_consumer *c, uint32_t i, uint64_t head, hl_ring_item *item) {
-  lane_state *ls = &c->lanes[i];
-  uint64_t pos = ls->read_pos;
+/* read_record examines the record at the cursor's read position in lane i.
+ * Returns 1 with *item filled for a message, 0 for a record consumed
+ * internally (pad, skipped corrupt record), -1 if the lane got quarantined. */
+static int read_record(hl_ring_cursor *k, uint32_t i, uint64_t head, hl_ring_item *item) {
+  hl_ring_consumer *c = k->c;
+  cursor_lane *kl = &k->lanes[i];
+  uint64_t pos = kl->read_pos;
   uint64_t avail = head - pos;
   uint64_t off = pos & c->lane_mask;
   uint64_t to_end = c->geo.lane_bytes - off;
@@ -474,7 +642,7 @@ static int read_record(hl_ring_consumer *c, uint32_t i, uint64_t head, hl_ring_i
   hl_ring_record r;
   memcpy(&r, base, sizeof(r)); /* one read of the header: the checks use this copy */
   if (r.stamp != hl_ring_stamp(pos)) {
-    quarantine(c, i, "record at position %llu carries stamp %u, not %u (overwritten or misframed)",
+    quarantine(k, i, "record at position %llu carries stamp %u, not %u (overwritten or misframed)",
                (unsigned long long)pos, r.stamp, hl_ring_stamp(pos));
     return -1;
   }
@@ -482,7 +650,7 @@ static int read_record(hl_ring_consumer *c, uint32_t i, uint64_t head, hl_ring_i
   if (r.type == HL_RING_REC_PAD) {
     size = to_end;
     if ((uint64_t)r.len + HL_RING_RECORD_HEADER_BYTES != to_end) {
-      quarantine(c, i, "pad record at position %llu has length %u, not %llu",
+      quarantine(k, i, "pad record at position %llu has length %u, not %llu",
                  (unsigned long long)pos, r.len,
                  (unsigned long long)(to_end - HL_RING_RECORD_HEADER_BYTES));
       return -1;
@@ -490,71 +658,73 @@ static int read_record(hl_ring_consumer *c, uint32_t i, uint64_t head, hl_ring_i
   } else if (r.type == HL_RING_REC_MSG) {
     size = hl_ring_record_bytes(r.len);
     if (r.len == 0 || r.len > HL_RING_RECORD_BYTES_MAX || size > to_end) {
-      quarantine(c, i, "record at position %llu has length %u (at most %llu fit)",
+      quarantine(k, i, "record at position %llu has length %u (at most %llu fit)",
                  (unsigned long long)pos, r.len,
                  (unsigned long long)(to_end - HL_RING_RECORD_HEADER_BYTES));
       return -1;
     }
   } else {
-    quarantine(c, i, "record at position %llu has unknown type %u", (unsigned long long)pos,
+    quarantine(k, i, "record at position %llu has unknown type %u", (unsigned long long)pos,
                r.type);
     return -1;
   }
   if (size > avail) {
-    quarantine(c, i, "record at position %llu (%llu bytes) runs past the head %llu",
+    quarantine(k, i, "record at position %llu (%llu bytes) runs past the head %llu",
                (unsigned long long)pos, (unsigned long long)size, (unsigned long long)head);
     return -1;
   }
-  ls->read_pos = pos + size;
+  kl->read_pos = pos + size;
   const uint8_t *payload = base + HL_RING_RECORD_HEADER_BYTES;
   uint32_t plen = r.type == HL_RING_REC_MSG ? r.len : 0;
   if (r.crc != hl_ring_record_crc(&r, payload, plen) || r.flags != 0) {
     char msg[128];
     snprintf(msg, sizeof(msg), "record skipped: %s (type %u, %u bytes)",
              r.flags != 0 ? "unknown flags" : "checksum mismatch", r.type, r.len);
-    c->stats.records_corrupt++;
-    report(c, i, pos, msg);
-    window_push(c, ls, ls->read_pos, true);
+    k->stats.records_corrupt++;
+    report(c, k->index, i, pos, msg);
+    window_push(c, kl, kl->read_pos, true);
     return 0;
   }
   if (r.type == HL_RING_REC_PAD) {
-    window_push(c, ls, ls->read_pos, true);
+    window_push(c, kl, kl->read_pos, true);
     return 0;
   }
   item->payload = hl_span_make(payload, r.len);
-  item->token = (hl_ring_token){.lane = i, .seq = ls->next_seq};
+  item->token = (hl_ring_token){.lane = i, .seq = kl->next_seq};
   item->pos = pos;
-  window_push(c, ls, ls->read_pos, false);
-  c->stats.records_read++;
+  window_push(c, kl, kl->read_pos, false);
+  k->stats.records_read++;
   return 1;
 }
 
 /* read_lane takes up to |max| messages from lane i. Pads and skipped
- * records cost window slots but no items; the tail may move past them. */
-static size_t read_lane(hl_ring_consumer *c, uint32_t i, uint64_t head, hl_ring_item *items,
+ * records cost window slots but no items; the release position may move
+ * past them. */
+static size_t read_lane(hl_ring_cursor *k, uint32_t i, uint64_t head, hl_ring_item *items,
                         size_t max, uint64_t *moved) {
-  lane_state *ls = &c->lanes[i];
+  cursor_lane *kl = &k->lanes[i];
   size_t n = 0;
-  while (n < max && ls->read_pos != head && !window_full(c, ls)) {
-    int rc = read_record(c, i, head, &items[n]);
+  while (n < max && kl->read_pos != head && readable(k, i)) {
+    int rc = read_record(k, i, head, &items[n]);
     if (rc < 0) {
       break;
     }
-    if (rc == 0 && advance(c, ls)) {
+    if (rc == 0 && advance(k, i)) {
       *moved |= 1ull << i;
     }
     n += (size_t)rc;
   }
+  atomic_store_explicit(&k->pub[i].read_pos, kl->read_pos, memory_order_release);
   return n;
 }
 
-size_t hl_ring_consumer_read(hl_ring_consumer *c, hl_ring_item *items, size_t cap) {
-  uint32_t lanes = c->geo.lane_count;
+size_t hl_ring_cursor_read(hl_ring_cursor *k, hl_ring_item *items, size_t cap) {
+  uint32_t lanes = k->c->geo.lane_count;
   uint64_t heads[HL_RING_LANES_MAX];
   uint64_t active = 0;
   uint32_t n_active = 0;
   for (uint32_t i = 0; i < lanes; i++) {
-    if (lane_head(c, i, &heads[i])) {
+    if (lane_head(k, i, &heads[i])) {
       active |= 1ull << i;
       n_active++;
     }
@@ -568,128 +738,161 @@ size_t hl_ring_consumer_read(hl_ring_consumer *c, hl_ring_item *items, size_t ca
     if (quota == 0) {
       quota = 1;
     }
-    for (uint32_t k = 0; k < lanes && count < cap; k++) {
-      uint32_t i = (c->rr + k) % lanes;
+    for (uint32_t j = 0; j < lanes && count < cap; j++) {
+      uint32_t i = (k->rr + j) % lanes;
       if (((active >> i) & 1u) == 0) {
         continue;
       }
       size_t want = cap - count < quota ? cap - count : quota;
-      size_t got = read_lane(c, i, heads[i], items + count, want, &moved);
+      size_t got = read_lane(k, i, heads[i], items + count, want, &moved);
       count += got;
-      lane_state *ls = &c->lanes[i];
-      if (got < want || ls->read_pos == heads[i] || ls->quarantined || window_full(c, ls)) {
+      if (got < want || k->lanes[i].read_pos == heads[i]) {
         active &= ~(1ull << i);
         n_active--;
       }
     }
   }
-  c->rr = (c->rr + 1) % lanes;
-  publish_tails(c, moved);
+  k->rr = (k->rr + 1) % lanes;
+  publish_tails(k->c, moved);
   return count;
 }
 
 /* --- sleeping ------------------------------------------------------------- */
 
-int hl_ring_consumer_prepare_sleep(hl_ring_consumer *c, uint32_t **word, uint32_t *expected) {
-  atomic_store_explicit(&c->hdr->sleep_word, 1, memory_order_seq_cst);
+int hl_ring_cursor_prepare_sleep(hl_ring_cursor *k, uint32_t **word, uint32_t *expected) {
+  _Atomic uint32_t *w = &k->c->hdr->sleep_word;
+  uint32_t bit = 1u << k->index;
+  uint32_t v = atomic_fetch_or_explicit(w, bit, memory_order_seq_cst) | bit;
   /* Pairs with the producer's fence after publishing: either we see its
-   * head below, or it sees the word and wakes us. */
+   * head below, or it sees our bit and wakes us. */
   atomic_thread_fence(memory_order_seq_cst);
-  for (uint32_t i = 0; i < c->geo.lane_count; i++) {
-    lane_state *ls = &c->lanes[i];
-    if (ls->quarantined || window_full(c, ls)) {
-      continue;
+  for (uint32_t i = 0; i < k->c->geo.lane_count; i++) {
+    bool work = lane_sync(k, i);
+    if (!work && readable(k, i)) {
+      uint64_t h = atomic_load_explicit(&lane_ctl(k->c, i)->head, memory_order_acquire);
+      work = h != k->lanes[i].read_pos;
     }
-    uint64_t h = atomic_load_explicit(&hl_ring_lane_at(c->hdr, &c->geo, i)->head,
-                                      memory_order_acquire);
-    if (h != ls->read_pos) {
-      atomic_store_explicit(&c->hdr->sleep_word, 0, memory_order_relaxed);
+    if (work) {
+      atomic_fetch_and_explicit(w, ~bit, memory_order_relaxed);
       return -EAGAIN;
     }
   }
-  *word = (uint32_t *)&c->hdr->sleep_word;
-  *expected = 1;
+  *word = (uint32_t *)w;
+  *expected = v;
   return 0;
 }
 
-void hl_ring_consumer_end_sleep(hl_ring_consumer *c) {
-  atomic_store_explicit(&c->hdr->sleep_word, 0, memory_order_relaxed);
+void hl_ring_cursor_end_sleep(hl_ring_cursor *k) {
+  atomic_fetch_and_explicit(&k->c->hdr->sleep_word, ~(1u << k->index), memory_order_relaxed);
+}
+
+hl_ring_cursor_stats hl_ring_cursor_stats_get(const hl_ring_cursor *k) {
+  return k->stats;
+}
+
+int hl_ring_cursor_lane_info(const hl_ring_cursor *k, uint32_t lane, hl_ring_lane_info *out) {
+  if (lane >= k->c->geo.lane_count) {
+    return -EINVAL;
+  }
+  hl_ring_lane *l = lane_ctl(k->c, lane);
+  const cursor_lane *kl = &k->lanes[lane];
+  out->owner = atomic_load_explicit(&l->owner, memory_order_acquire);
+  out->head = atomic_load_explicit(&l->head, memory_order_acquire);
+  out->tail = atomic_load_explicit(&l->tail, memory_order_acquire);
+  out->released = kl->released;
+  out->read_pos = kl->read_pos;
+  out->inflight = kl->next_seq - kl->front_seq;
+  out->quarantined = kl->stopped;
+  return 0;
 }
 
 /* --- lanes of dead producers, quarantined lanes --------------------------- */
 
-static bool reset_lane(hl_ring_consumer *c, uint32_t i, uint64_t owner) {
-  hl_ring_lane *l = hl_ring_lane_at(c->hdr, &c->geo, i);
-  lane_state *ls = &c->lanes[i];
-  if (ls->front_seq != ls->next_seq) {
-    return false; /* the engine still holds spans into this lane */
+/* cursors_let_go: every cursor stopped at the quarantine point of lane i
+ * and released everything it read there. *max_read is the furthest read. */
+static bool cursors_let_go(hl_ring_consumer *c, uint32_t i, uint64_t *max_read) {
+  *max_read = 0;
+  for (uint32_t k = 0; k < c->cursor_count; k++) {
+    cursor_pub *p = pub_at(c, k, i);
+    if (atomic_load_explicit(&p->stopped, memory_order_acquire) == 0) {
+      return false;
+    }
+    uint64_t read = atomic_load_explicit(&p->read_pos, memory_order_acquire);
+    if (atomic_load_explicit(&p->released, memory_order_acquire) != read) {
+      return false;
+    }
+    *max_read = read > *max_read ? read : *max_read;
   }
-  if (!atomic_compare_exchange_strong_explicit(&l->owner, &owner, HL_RING_OWNER_ENGINE,
+  return true;
+}
+
+static bool reset_lane(hl_ring_consumer *c, uint32_t i, uint64_t owner) {
+  hl_ring_lane *l = lane_ctl(c, i);
+  if (atomic_load_explicit(&c->quarantine_pos[i], memory_order_acquire) == NO_QUARANTINE) {
+    /* Marked quarantined in the segment, but by no cursor of ours (a
+     * producer wrote its state): stop every cursor where it is. */
+    uint64_t max_read = 0;
+    for (uint32_t k = 0; k < c->cursor_count; k++) {
+      uint64_t r = atomic_load_explicit(&pub_at(c, k, i)->read_pos, memory_order_acquire);
+      max_read = r > max_read ? r : max_read;
+    }
+    lower_quarantine_pos(c, i, max_read);
+    return false;
+  }
+  uint64_t max_read;
+  if (!cursors_let_go(c, i, &max_read) ||
+      !atomic_compare_exchange_strong_explicit(&l->owner, &owner, HL_RING_OWNER_ENGINE,
                                                memory_order_acq_rel, memory_order_relaxed)) {
     return false;
   }
+  /* Restart past every position any cursor used, so that a late tail update
+   * from before the reset cannot move the new tail. */
+  uint64_t lb = c->geo.lane_bytes;
+  uint64_t x = max_read <= UINT64_MAX - lb ? (max_read + lb - 1) / lb * lb : 0;
   uint64_t head = atomic_load_explicit(&l->head, memory_order_relaxed);
-  char msg[128];
+  char msg[160];
   snprintf(msg, sizeof(msg), "quarantined lane reset: %llu unread bytes discarded",
-           head >= ls->read_pos ? (unsigned long long)(head - ls->read_pos) : 0ull);
-  report(c, i, ls->read_pos, msg);
-  atomic_store_explicit(&l->head, 0, memory_order_relaxed);
-  atomic_store_explicit(&l->tail, 0, memory_order_relaxed);
+           head >= max_read && head - max_read <= lb ? (unsigned long long)(head - max_read)
+                                                     : 0ull);
+  report(c, REAPER, i, max_read, msg);
+  atomic_store_explicit(&l->head, x, memory_order_relaxed);
+  atomic_store_explicit(&l->tail, x, memory_order_relaxed);
   atomic_store_explicit(&l->space_word, 0, memory_order_relaxed);
+  atomic_store_explicit(&c->quarantine_pos[i], NO_QUARANTINE, memory_order_relaxed);
   atomic_store_explicit(&l->state, HL_RING_LANE_OK, memory_order_relaxed);
-  ls->read_pos = 0;
-  ls->tail = 0;
-  ls->quarantined = false;
+  atomic_fetch_add_explicit(&l->epoch, 1, memory_order_release);
   atomic_store_explicit(&l->owner, HL_RING_OWNER_FREE, memory_order_release);
-  c->stats.lanes_reset++;
+  atomic_fetch_add_explicit(&c->lanes_reset, 1, memory_order_relaxed);
   return true;
 }
 
 uint32_t hl_ring_consumer_reap(hl_ring_consumer *c) {
   uint32_t changed = 0;
   for (uint32_t i = 0; i < c->geo.lane_count; i++) {
-    hl_ring_lane *l = hl_ring_lane_at(c->hdr, &c->geo, i);
-    lane_state *ls = &c->lanes[i];
+    hl_ring_lane *l = lane_ctl(c, i);
     uint64_t owner = atomic_load_explicit(&l->owner, memory_order_acquire);
     if (owner == HL_RING_OWNER_ENGINE) {
       continue;
     }
     bool gone = owner == HL_RING_OWNER_FREE || !hl_ring_owner_alive(owner);
-    if (ls->quarantined) {
+    if (atomic_load_explicit(&l->state, memory_order_acquire) != HL_RING_LANE_OK) {
       changed += gone && reset_lane(c, i, owner) ? 1u : 0u;
       continue;
     }
     if (owner == HL_RING_OWNER_FREE || !gone) {
       continue;
     }
-    uint64_t head = atomic_load_explicit(&l->head, memory_order_acquire);
-    if (head != ls->tail || ls->front_seq != ls->next_seq) {
-      continue; /* its records are not all released yet */
+    /* The tail is the minimum over the cursors: at the head, every cursor
+     * released everything the dead producer published. */
+    if (atomic_load_explicit(&l->tail, memory_order_acquire) !=
+        atomic_load_explicit(&l->head, memory_order_acquire)) {
+      continue;
     }
     if (atomic_compare_exchange_strong_explicit(&l->owner, &owner, HL_RING_OWNER_FREE,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
-      c->stats.lanes_reaped++;
+      atomic_fetch_add_explicit(&c->lanes_reaped, 1, memory_order_relaxed);
       changed++;
     }
   }
   return changed;
-}
-
-hl_ring_consumer_stats hl_ring_consumer_stats_get(const hl_ring_consumer *c) {
-  return c->stats;
-}
-
-int hl_ring_consumer_lane_info(const hl_ring_consumer *c, uint32_t lane, hl_ring_lane_info *out) {
-  if (lane >= c->geo.lane_count) {
-    return -EINVAL;
-  }
-  hl_ring_lane *l = hl_ring_lane_at(c->hdr, &c->geo, lane);
-  const lane_state *ls = &c->lanes[lane];
-  out->owner = atomic_load_explicit(&l->owner, memory_order_acquire);
-  out->head = atomic_load_explicit(&l->head, memory_order_acquire);
-  out->tail = ls->tail;
-  out->read_pos = ls->read_pos;
-  out->inflight = ls->next_seq - ls->front_seq;
-  out->quarantined = ls->quarantined;
-  return 0;
 }

@@ -23,8 +23,9 @@
  * engine run on the same machine.
  *
  * Wake-ups: a producer calls FUTEX_WAKE on the header's sleep word only when
- * the engine has set it (going to sleep); the engine sets it, re-checks
- * every lane, and then waits on it. A producer whose lane is full sets its
+ * an engine worker has set its bit in it (going to sleep); the worker sets
+ * its bit, re-checks every lane, and then waits on the word. The producer
+ * that finds the word non-zero swaps in 0 and wakes every waiter. A producer whose lane is full sets its
  * lane's space word and waits on it; the consumer wakes it after moving the
  * tail. Futexes are shared (no FUTEX_PRIVATE_FLAG): several processes.
  *
@@ -91,8 +92,9 @@ typedef struct hl_ring_header {
   alignas(HL_RING_CACHE_LINE) _Atomic uint32_t engine_pid; /* 0 = none attached */
   _Atomic uint32_t flags;                                  /* HL_RING_F_* */
   _Atomic uint64_t engine_attaches;                        /* count, for operators */
-  /* The futex word producers wake: non-zero while the engine sleeps. Alone
-   * on its line so that producers' reads of it stay cache hits. */
+  /* The futex word producers wake: one bit per engine worker (cursor) that
+   * is going to sleep, 0 while all are awake. Alone on its line so that
+   * producers' reads of it stay cache hits. */
   alignas(HL_RING_CACHE_LINE) _Atomic uint32_t sleep_word;
 } hl_ring_header;
 
@@ -100,7 +102,7 @@ typedef struct hl_ring_lane {
   /* Owner line: written on claim and release only. */
   alignas(HL_RING_CACHE_LINE) _Atomic uint64_t owner;
   _Atomic uint32_t state; /* HL_RING_LANE_* */
-  uint32_t reserved0;
+  _Atomic uint32_t epoch; /* bumped when the engine resets the lane */
   _Atomic uint64_t claims; /* times a producer claimed this lane */
   /* Producer line. */
   alignas(HL_RING_CACHE_LINE) _Atomic uint64_t head;
