@@ -56,13 +56,39 @@ static const uint32_t crc32c_table[256] = {
     0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u, 0xad7d5351u,
 };
 
-uint32_t hl_crc32c_portable(uint32_t crc, const void *p, size_t n) {
-  const uint8_t *b = p;
-  uint32_t c = ~crc;
+/* step: the raw CRC-32C state update over |n| bytes (no inversions), what
+ * the crc32 instruction computes. */
+static uint32_t step(uint32_t c, const uint8_t *b, size_t n) {
   for (size_t i = 0; i < n; i++) {
     c = crc32c_table[(c ^ b[i]) & 0xffu] ^ (c >> 8);
   }
-  return ~c;
+  return c;
+}
+
+uint32_t hl_crc32c_portable(uint32_t crc, const void *p, size_t n) {
+  return ~step(~crc, p, n);
+}
+
+static uint32_t step_u32(uint32_t c, uint32_t v) {
+  uint8_t b[4];
+  memcpy(b, &v, 4); /* little-endian, as the instruction reads it */
+  return step(c, b, 4);
+}
+
+uint32_t hl_crc32c_x3_portable(uint32_t seed, const void *p, size_t n) {
+  const uint8_t *b = p;
+  uint32_t s0 = ~seed, s1 = ~0u, s2 = ~0u;
+  size_t words = n / 8, i = 0;
+  for (; i + 3 <= words; i += 3) {
+    s0 = step(s0, b + 8 * i, 8);
+    s1 = step(s1, b + 8 * i + 8, 8);
+    s2 = step(s2, b + 8 * i + 16, 8);
+  }
+  s0 = step(s0, b + 8 * i, n - 8 * i);
+  /* One step of s0 alone first: the instruction folds its operand into the
+   * state by XOR, so crc(s0, s1) alone would not change if s0 and s1 were
+   * swapped. */
+  return ~step_u32(step_u32(step_u32(step_u32(s0, 0), s1), s2), (uint32_t)n);
 }
 
 #if defined(__x86_64__)
@@ -87,7 +113,43 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, con
   }
   return ~c32;
 }
+
+__attribute__((target("sse4.2"))) static uint32_t crc32c_x3_sse42(uint32_t seed, const void *p,
+                                                                  size_t n) {
+  const uint8_t *b = p;
+  uint64_t s0 = ~seed, s1 = 0xffffffffu, s2 = 0xffffffffu;
+  size_t words = n / 8, i = 0;
+  for (; i + 3 <= words; i += 3) {
+    uint64_t w[3];
+    memcpy(w, b + 8 * i, sizeof(w));
+    s0 = _mm_crc32_u64(s0, w[0]);
+    s1 = _mm_crc32_u64(s1, w[1]);
+    s2 = _mm_crc32_u64(s2, w[2]);
+  }
+  for (; i < words; i++) {
+    uint64_t w;
+    memcpy(&w, b + 8 * i, 8);
+    s0 = _mm_crc32_u64(s0, w);
+  }
+  uint32_t c = (uint32_t)s0;
+  for (size_t j = 8 * words; j < n; j++) {
+    c = _mm_crc32_u8(c, b[j]);
+  }
+  c = _mm_crc32_u32(c, 0); /* see hl_crc32c_x3_portable */
+  c = _mm_crc32_u32(c, (uint32_t)s1);
+  c = _mm_crc32_u32(c, (uint32_t)s2);
+  return ~_mm_crc32_u32(c, (uint32_t)n);
+}
 #endif
+
+uint32_t hl_crc32c_x3(uint32_t seed, const void *p, size_t n) {
+#if defined(__x86_64__)
+  if (hl_cpu_has(HL_CPU_SSE42)) {
+    return crc32c_x3_sse42(seed, p, n);
+  }
+#endif
+  return hl_crc32c_x3_portable(seed, p, n);
+}
 
 uint32_t hl_crc32c(uint32_t crc, const void *p, size_t n) {
 #if defined(__x86_64__)

@@ -18,8 +18,8 @@
  *
  * Record = 16-byte header {len, type, flags, crc, stamp} + payload, padded to
  * 16 bytes. `stamp` is the low 32 bits of (position / 16), so a header read
- * at the wrong place is recognised; `crc` is CRC-32C over the header (crc
- * field zero) and the payload. Byte order is the host's: producers and the
+ * at the wrong place is recognised; `crc` is hl_crc32c_x3 over the payload,
+ * seeded with the CRC-32C of the header (crc field zero). Byte order is the host's: producers and the
  * engine run on the same machine.
  *
  * Wake-ups: a producer calls FUTEX_WAKE on the header's sleep word only when
@@ -115,7 +115,7 @@ typedef struct hl_ring_record {
   uint32_t len;   /* payload bytes */
   uint16_t type;  /* HL_RING_REC_* */
   uint16_t flags; /* 0 */
-  uint32_t crc;   /* CRC-32C over this header (crc = 0) and the payload */
+  uint32_t crc;   /* hl_crc32c_x3(CRC-32C of this header with crc = 0, payload) */
   uint32_t stamp; /* (uint32_t)(position / 16) */
 } hl_ring_record;
 
