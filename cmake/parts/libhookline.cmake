@@ -40,11 +40,15 @@ set_target_properties(hookline_shared PROPERTIES
 target_link_options(hookline_shared PRIVATE -Wl,-z,defs -Wl,--as-needed)
 hl_libhookline_target(hookline_static STATIC)
 
+# The pkg-config file locates everything relative to itself (${pcfiledir}),
+# so it stays right under any --prefix or DESTDIR.
+file(RELATIVE_PATH HL_PC_PREFIX_REL "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig"
+     "${CMAKE_INSTALL_PREFIX}")
 configure_file(${CMAKE_CURRENT_LIST_DIR}/hookline.pc.in ${CMAKE_BINARY_DIR}/hookline.pc @ONLY)
 
-# Python: the package, and a generated module recording where the library
-# is installed (the binding's third place to look, after $HOOKLINE_LIB and
-# its own directory).
+# Python: the package installs under HL_PYTHON_SITEDIR (relative to the
+# prefix), with a generated _paths.py recording where the library went (the
+# binding's third place to look, after $HOOKLINE_LIB and its own directory).
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_FOUND)
   set(HL_PYTHON_DEFAULT_SITEDIR "lib/python${Python3_VERSION_MAJOR}.${Python3_VERSION_MINOR}/site-packages")
@@ -53,10 +57,6 @@ else()
 endif()
 set(HL_PYTHON_SITEDIR "${HL_PYTHON_DEFAULT_SITEDIR}" CACHE STRING
     "Where `install` puts the hookline Python package, relative to the prefix (Debian's system Python: lib/python3/dist-packages)")
-set(HL_LIBHOOKLINE_INSTALLED
-    "${CMAKE_INSTALL_FULL_LIBDIR}/libhookline.so.${HL_LIBHOOKLINE_SOVERSION}")
-configure_file(${CMAKE_CURRENT_LIST_DIR}/hookline_paths.py.in
-               ${CMAKE_BINARY_DIR}/python/_paths.py @ONLY)
 
 install(TARGETS hookline_shared hookline_static
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -64,8 +64,14 @@ install(TARGETS hookline_shared hookline_static
 install(FILES ${CMAKE_SOURCE_DIR}/include/hookline/hookline.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/hookline)
 install(FILES ${CMAKE_BINARY_DIR}/hookline.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
-install(FILES ${CMAKE_SOURCE_DIR}/python/hookline/__init__.py ${CMAKE_BINARY_DIR}/python/_paths.py
+install(FILES ${CMAKE_SOURCE_DIR}/python/hookline/__init__.py
         DESTINATION ${HL_PYTHON_SITEDIR}/hookline)
+# Written at install time, so that `cmake --install --prefix P` records P.
+install(CODE "
+  set(lib \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/libhookline.so.${HL_LIBHOOKLINE_SOVERSION}\")
+  file(WRITE \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${HL_PYTHON_SITEDIR}/hookline/_paths.py\"
+       \"# Written by cmake --install: where libhookline was installed.\\nINSTALLED_LIBRARY = '\${lib}'\\n\")
+")
 
 # The test peer: creates a ring and consumes it on behalf of script tests.
 add_executable(ring_peer ${CMAKE_SOURCE_DIR}/tests/ring_peer.c)
