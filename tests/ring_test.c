@@ -803,6 +803,10 @@ TEST(public_api_rejects_before_writing) {
   ASSERT_GT(d.timestamp_ms, 1700000000000ull); /* 0 became now */
   ASSERT_STR_EQ(hl_strerror(-EAGAIN), "ring full: the engine has not caught up; retry later");
   ASSERT_STR_EQ(hl_strerror(-E2BIG), "Argument list too long");
+  ASSERT_EQ(hl_produce(NULL, &m, 0, &e), -EINVAL);
+  ASSERT_TRUE(strstr(e.msg, "NULL handle") != NULL);
+  ASSERT_EQ(hl_produce_batch(p, NULL, 2, &written, 0, &e), -EINVAL);
+  ASSERT_EQ(hl_produce_batch(p, NULL, 0, &written, 0, &e), 0);
   hl_producer_close(p);
   hl_producer_close(NULL);
   hl_ring_consumer_close(c);

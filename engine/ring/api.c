@@ -127,9 +127,15 @@ static int write_one(hl_producer *p, const hl_msg *m, int timeout_ms, hl_err *e)
   return 0;
 }
 
+static int null_handle(hl_error *out) {
+  hl_err e;
+  hl_err_set(&e, "producer: NULL handle; open one with hl_producer_open");
+  return fail_out(NULL, out, &e, -EINVAL);
+}
+
 int hl_produce(hl_producer *p, const hl_message *m, int timeout_ms, hl_error *err) {
   if (p == NULL) {
-    return -EINVAL;
+    return null_handle(err);
   }
   hl_err e;
   hl_msg msg;
@@ -150,8 +156,13 @@ int hl_produce_batch(hl_producer *p, const hl_message *msgs, size_t n, size_t *w
   if (written != NULL) {
     *written = 0;
   }
-  if (p == NULL || (msgs == NULL && n > 0)) {
-    return -EINVAL;
+  if (p == NULL) {
+    return null_handle(err);
+  }
+  if (msgs == NULL && n > 0) {
+    hl_err e;
+    hl_err_set(&e, "messages: NULL with a count of %zu", n);
+    return fail_out(p, err, &e, -EINVAL);
   }
   hl_err e;
   hl_msg msg;
