@@ -7,9 +7,10 @@
  * hl_produce with a 512-byte JSON object: validation + encoding included),
  * the parent is the engine: one cursor reading batches of 256 and releasing
  * each batch. Reported: messages/s (first message produced to last
- * consumed), the consumer's CPU per message (getrusage of the consumer
- * thread: reading + checksum + releasing), producer wake-up syscalls per
- * message, and times a producer waited for space. Then the idle cost: the
+ * consumed), the producers' and the consumer's CPU per message (getrusage:
+ * steadier than wall time on a shared machine; the consumer's covers
+ * reading, checksums, releasing and its sleeps), producer wake-up syscalls
+ * per message, and times a producer waited for space. Then the idle cost: the
  * consumer sleeping on the ring's futex for S seconds with a producer
  * attached and silent, as CPU % from getrusage.
  *
@@ -38,6 +39,7 @@ typedef enum { KIND_RAW, KIND_API } kind;
 
 typedef struct result {
   double msgs_per_s;
+  double producer_ns_per_msg;
   double consumer_ns_per_msg;
   double wakes_per_msg;
   double space_waits;
@@ -47,6 +49,7 @@ typedef struct child_report {
   uint64_t wakes;
   uint64_t waits;
   uint64_t start_ns;
+  uint64_t cpu_ns; /* the producer process's CPU over its run */
 } child_report;
 
 static uint64_t thread_cpu_ns(void) {
@@ -125,11 +128,13 @@ static result run_once(const char *ring, kind k, int producers, uint64_t total) 
     kids[i] = fork();
     if (kids[i] == 0) {
       child_report rep = {0};
+      uint64_t cpu0 = thread_cpu_ns();
       if (k == KIND_RAW) {
         produce_raw(ring, per, &rep);
       } else {
         produce_api(ring, per, &rep);
       }
+      rep.cpu_ns = thread_cpu_ns() - cpu0;
       ssize_t w = write(fds[i][1], &rep, sizeof(rep));
       _exit(w == (ssize_t)sizeof(rep) ? 0 : 1);
     }
@@ -154,7 +159,7 @@ static result run_once(const char *ring, kind k, int producers, uint64_t total) 
   }
   uint64_t end_ns = hl_clock_mono_ns();
   cpu = thread_cpu_ns() - cpu;
-  uint64_t start_ns = UINT64_MAX, wakes = 0, waits = 0;
+  uint64_t start_ns = UINT64_MAX, wakes = 0, waits = 0, producer_cpu = 0;
   for (int i = 0; i < producers; i++) {
     child_report rep;
     if (read(fds[i][0], &rep, sizeof(rep)) != (ssize_t)sizeof(rep)) {
@@ -166,6 +171,7 @@ static result run_once(const char *ring, kind k, int producers, uint64_t total) 
     start_ns = rep.start_ns < start_ns ? rep.start_ns : start_ns;
     wakes += rep.wakes;
     waits += rep.waits;
+    producer_cpu += rep.cpu_ns;
   }
   hl_ring_consumer_close(c);
   hl_ring_segment_unlink(ring);
@@ -174,6 +180,7 @@ static result run_once(const char *ring, kind k, int producers, uint64_t total) 
   double secs = (double)(end_ns - start_ns) / 1e9;
   return (result){
       .msgs_per_s = (double)got / secs,
+      .producer_ns_per_msg = (double)producer_cpu / (double)got,
       .consumer_ns_per_msg = (double)cpu / (double)got,
       .wakes_per_msg = (double)wakes / (double)got,
       .space_waits = (double)waits,
@@ -255,22 +262,24 @@ int main(int argc, char **argv) {
   printf("ring_bench: %llu messages of %d bytes per run, median of %d runs, %ld CPUs "
          "(shared machine)\n",
          (unsigned long long)total, RECORD_BYTES, repeat, sysconf(_SC_NPROCESSORS_ONLN));
-  printf("%-4s %-10s %14s %16s %14s %12s\n", "kind", "producers", "messages/s",
-         "consumer ns/msg", "wakes/msg", "space waits");
+  printf("%-4s %-9s %12s %16s %16s %10s %11s\n", "kind", "producers", "messages/s",
+         "producer ns/msg", "consumer ns/msg", "wakes/msg", "space waits");
   static const int counts[] = {1, 2, 4};
   for (int kk = 0; kk < 2; kk++) {
     for (size_t ci = 0; ci < sizeof(counts) / sizeof(counts[0]); ci++) {
-      double rate[REPEAT_MAX], ns[REPEAT_MAX], wakes[REPEAT_MAX], waits[REPEAT_MAX];
+      double rate[REPEAT_MAX], pns[REPEAT_MAX], ns[REPEAT_MAX], wakes[REPEAT_MAX],
+          waits[REPEAT_MAX];
       for (int r = 0; r < repeat; r++) {
         result res = run_once(ring, (kind)kk, counts[ci], total);
         rate[r] = res.msgs_per_s;
+        pns[r] = res.producer_ns_per_msg;
         ns[r] = res.consumer_ns_per_msg;
         wakes[r] = res.wakes_per_msg;
         waits[r] = res.space_waits;
       }
-      printf("%-4s %-10d %14.0f %16.1f %14.6f %12.0f\n", kk == KIND_RAW ? "raw" : "api",
-             counts[ci], median(rate, repeat), median(ns, repeat), median(wakes, repeat),
-             median(waits, repeat));
+      printf("%-4s %-9d %12.0f %16.1f %16.1f %10.5f %11.0f\n", kk == KIND_RAW ? "raw" : "api",
+             counts[ci], median(rate, repeat), median(pns, repeat), median(ns, repeat),
+             median(wakes, repeat), median(waits, repeat));
       fflush(stdout);
     }
   }

@@ -125,24 +125,30 @@ TEST(crc32c_known_vectors_and_paths_agree) {
     size_t cut = len > 0 ? hl_test_rand() % len : 0;
     ASSERT_EQ(hl_crc32c(hl_crc32c(0, buf + off, cut), buf + off + cut, len - cut),
               hl_crc32c(0, buf + off, len));
-    ASSERT_EQ(hl_crc32c_x3(seed, buf + off, len), hl_crc32c_x3_portable(seed, buf + off, len));
+    uint64_t head[2] = {hl_test_rand(), seed};
+    ASSERT_EQ(hl_crc32c_x3(head, buf + off, len), hl_crc32c_x3_portable(head, buf + off, len));
   }
   /* The three-stream checksum notices a flipped bit anywhere, a swapped
    * pair of words, and a different length of zeros. */
+  const uint64_t h0[2] = {0, 0};
   for (size_t len = 1; len < 200; len += 7) {
-    uint32_t base = hl_crc32c_x3(0, buf, len);
+    uint32_t base = hl_crc32c_x3(h0, buf, len);
     size_t bit = hl_test_rand() % (len * 8);
     buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-    ASSERT_NE(hl_crc32c_x3(0, buf, len), base);
+    ASSERT_NE(hl_crc32c_x3(h0, buf, len), base);
     buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    /* ... and in either header word. */
+    uint64_t h1[2] = {1ull << (len % 64), 0}, h2[2] = {0, 1ull << (len % 64)};
+    ASSERT_NE(hl_crc32c_x3(h1, buf, len), base);
+    ASSERT_NE(hl_crc32c_x3(h2, buf, len), base);
   }
   uint8_t w[48];
   memcpy(w, buf, sizeof(w));
-  uint32_t before = hl_crc32c_x3(0, w, sizeof(w));
+  uint32_t before = hl_crc32c_x3(h0, w, sizeof(w));
   memcpy(w, buf + 8, 8);
   memcpy(w + 8, buf, 8);
-  ASSERT_NE(hl_crc32c_x3(0, w, sizeof(w)), before);
-  ASSERT_NE(hl_crc32c_x3(0, zeros, 16), hl_crc32c_x3(0, zeros, 24));
+  ASSERT_NE(hl_crc32c_x3(h0, w, sizeof(w)), before);
+  ASSERT_NE(hl_crc32c_x3(h0, zeros, 16), hl_crc32c_x3(h0, zeros, 24));
 }
 
 TEST(geometry_bounds_and_alignment) {

@@ -75,9 +75,11 @@ static uint32_t step_u32(uint32_t c, uint32_t v) {
   return step(c, b, 4);
 }
 
-uint32_t hl_crc32c_x3_portable(uint32_t seed, const void *p, size_t n) {
+uint32_t hl_crc32c_x3_portable(const uint64_t head[2], const void *p, size_t n) {
   const uint8_t *b = p;
-  uint32_t s0 = ~seed, s1 = ~0u, s2 = ~0u;
+  uint8_t h[16];
+  memcpy(h, head, sizeof(h));
+  uint32_t s0 = ~0u, s1 = step(~0u, h, 8), s2 = step(~0u, h + 8, 8);
   size_t words = n / 8, i = 0;
   for (; i + 3 <= words; i += 3) {
     s0 = step(s0, b + 8 * i, 8);
@@ -114,10 +116,12 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, con
   return ~c32;
 }
 
-__attribute__((target("sse4.2"))) static uint32_t crc32c_x3_sse42(uint32_t seed, const void *p,
-                                                                  size_t n) {
+__attribute__((target("sse4.2"))) static uint32_t crc32c_x3_sse42(const uint64_t head[2],
+                                                                  const void *p, size_t n) {
   const uint8_t *b = p;
-  uint64_t s0 = ~seed, s1 = 0xffffffffu, s2 = 0xffffffffu;
+  uint64_t s0 = 0xffffffffu;
+  uint64_t s1 = _mm_crc32_u64(0xffffffffu, head[0]);
+  uint64_t s2 = _mm_crc32_u64(0xffffffffu, head[1]);
   size_t words = n / 8, i = 0;
   for (; i + 3 <= words; i += 3) {
     uint64_t w[3];
@@ -142,13 +146,13 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_x3_sse42(uint32_t seed,
 }
 #endif
 
-uint32_t hl_crc32c_x3(uint32_t seed, const void *p, size_t n) {
+uint32_t hl_crc32c_x3(const uint64_t head[2], const void *p, size_t n) {
 #if defined(__x86_64__)
   if (hl_cpu_has(HL_CPU_SSE42)) {
-    return crc32c_x3_sse42(seed, p, n);
+    return crc32c_x3_sse42(head, p, n);
   }
 #endif
-  return hl_crc32c_x3_portable(seed, p, n);
+  return hl_crc32c_x3_portable(head, p, n);
 }
 
 uint32_t hl_crc32c(uint32_t crc, const void *p, size_t n) {

@@ -182,13 +182,14 @@ void hl_ring_producer_publish(hl_ring_producer *p) {
   if (p->head == p->published) {
     return;
   }
-  atomic_store_explicit(&p->lane->head, p->head, memory_order_release);
+  /* A sequentially consistent exchange (one locked instruction, cheaper
+   * than a store and a fence) pairs with the fence in the consumer's
+   * prepare-to-sleep: either the engine sees this head when it re-checks,
+   * or the load below sees its sleep bit. */
+  atomic_exchange_explicit(&p->lane->head, p->head, memory_order_seq_cst);
   p->published = p->head;
-  /* Pairs with the fence in the consumer's prepare-to-sleep: either the
-   * engine sees our head when it re-checks, or we see its sleep word. */
-  atomic_thread_fence(memory_order_seq_cst);
   _Atomic uint32_t *w = &p->hdr->sleep_word;
-  if (atomic_load_explicit(w, memory_order_relaxed) != 0 &&
+  if (atomic_load_explicit(w, memory_order_seq_cst) != 0 &&
       atomic_exchange_explicit(w, 0, memory_order_acq_rel) != 0) {
     hl_ring_futex_wake(w);
     p->wakes++;

@@ -106,7 +106,9 @@ int hl_ring_header_check(const hl_ring_header *h, size_t mapped_bytes, const cha
 uint32_t hl_ring_record_crc(const hl_ring_record *r, const void *payload, size_t len) {
   hl_ring_record h = *r;
   h.crc = 0;
-  return hl_crc32c_x3(hl_crc32c(0, &h, sizeof(h)), payload, len);
+  uint64_t head[2];
+  memcpy(head, &h, sizeof(head));
+  return hl_crc32c_x3(head, payload, len);
 }
 
 /* --- names ---------------------------------------------------------------- */

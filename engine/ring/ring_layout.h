@@ -18,8 +18,8 @@
  *
  * Record = 16-byte header {len, type, flags, crc, stamp} + payload, padded to
  * 16 bytes. `stamp` is the low 32 bits of (position / 16), so a header read
- * at the wrong place is recognised; `crc` is hl_crc32c_x3 over the payload,
- * seeded with the CRC-32C of the header (crc field zero). Byte order is the host's: producers and the
+ * at the wrong place is recognised; `crc` is hl_crc32c_x3 over the header
+ * (crc field zero) and the payload (ring/crc32c.h). Byte order is the host's: producers and the
  * engine run on the same machine.
  *
  * Wake-ups: a producer calls FUTEX_WAKE on the header's sleep word only when
@@ -115,11 +115,13 @@ typedef struct hl_ring_record {
   uint32_t len;   /* payload bytes */
   uint16_t type;  /* HL_RING_REC_* */
   uint16_t flags; /* 0 */
-  uint32_t crc;   /* hl_crc32c_x3(CRC-32C of this header with crc = 0, payload) */
+  uint32_t crc;   /* hl_crc32c_x3(this header with crc = 0, payload) */
   uint32_t stamp; /* (uint32_t)(position / 16) */
 } hl_ring_record;
 
-_Static_assert(sizeof(hl_ring_record) == HL_RING_RECORD_HEADER_BYTES, "record header size");
+_Static_assert(sizeof(hl_ring_record) == HL_RING_RECORD_HEADER_BYTES &&
+                   HL_RING_RECORD_HEADER_BYTES == 2 * sizeof(uint64_t),
+               "record header size: two checksum words");
 _Static_assert(sizeof(hl_ring_header) <= HL_RING_PAGE_BYTES, "header fits its page");
 _Static_assert(sizeof(hl_ring_lane) == 3 * HL_RING_CACHE_LINE, "three lines per lane");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,

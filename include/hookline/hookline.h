@@ -93,7 +93,7 @@ typedef struct hl_message {
   const char *tenant;   /* optional */
   const char *data;     /* required: a JSON object, data_len bytes (no NUL needed) */
   size_t data_len;
-  uint64_t timestamp_ms; /* Unix ms; 0 = now */
+  uint64_t timestamp_ms; /* Unix ms; 0 = now (the kernel's coarse clock: a few ms) */
 } hl_message;
 
 /* hl_producer_open opens ring |ring| (NULL: "hookline"; a name containing
