@@ -2,9 +2,12 @@
  *
  * One message from flags, or a stream of JSON lines (--jsonl FILE or -),
  * each {"event":..., "data":{...}, "id":..., "endpoint":..., "tenant":...,
- * "timestamp_ms":...}. Lines are parsed with cJSON (types, unknown keys);
- * `data` is sent as the exact bytes it has in the line. Everything goes
- * through the public API (hookline.h), exactly as an application would. */
+ * "timestamp_ms":...}. Each line is validated strictly (text/json_scan.h,
+ * which also gives the column of a mistake), its structure is read with
+ * cJSON (types, unknown and duplicate keys), and `data` is sent as the exact
+ * bytes it has in the line (found with hl_json_lookup: number spelling,
+ * spacing and escapes kept). Everything goes through the public API
+ * (hookline.h), exactly as an application would. */
 #include <cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include "base/clock.h"
 #include "cli.h"
 #include "hookline/hookline.h"
+#include "text/json_scan.h"
 
 #define SEND_DEFAULT_TIMEOUT_MS 5000
 /* A line holds the data plus the other fields and their keys. */
@@ -154,30 +158,29 @@ static int take_string(const cJSON *v, const char *key, char **dst, const char *
   return 0;
 }
 
-/* find_data_bytes locates the raw bytes of the top-level "data" member in a
- * line cJSON has validated, so they are sent exactly as written. */
-static bool find_data_bytes(const char *line, size_t len, const cJSON *data, hl_span *out) {
-  /* TEMPORARY until text/json_scan lands: re-serialise. Loses number
-   * spelling (1.0 -> 1) and key order is kept. */
-  (void)line;
-  (void)len;
-  char *s = cJSON_PrintUnformatted(data);
-  if (s == NULL) {
+/* find_data_bytes locates the raw bytes of the top-level "data" member of
+ * a validated line, so they are sent exactly as written. */
+static bool find_data_bytes(const char *line, size_t len, hl_span *out) {
+  hl_json_path path;
+  hl_json_value v;
+  if (hl_json_path_compile(HL_SPAN_LIT("data"), &path, NULL) != 0 ||
+      hl_json_lookup(hl_span_make(line, len), &path, &v) != 0 || v.type != HL_JSON_OBJECT) {
     return false;
   }
-  *out = hl_span_make(s, strlen(s));
+  *out = v.raw;
   return true;
 }
 
-static int parse_line(const char *line, size_t len, line_msg *lm, char **data_owned, char *why,
-                      size_t why_len) {
+static int parse_line(const char *line, size_t len, line_msg *lm, char *why, size_t why_len) {
   memset(lm, 0, sizeof(*lm));
-  *data_owned = NULL;
-  const char *end = NULL;
-  cJSON *root = cJSON_ParseWithLengthOpts(line, len, &end, false);
+  hl_err jerr;
+  if (hl_json_validate(hl_span_make(line, len), HL_JSON_DEPTH_MAX, &jerr) != 0) {
+    snprintf(why, why_len, "not valid JSON: %s", jerr.msg);
+    return -EINVAL;
+  }
+  cJSON *root = cJSON_ParseWithLength(line, len);
   if (root == NULL) {
-    size_t at = end != NULL && end >= line ? (size_t)(end - line) : 0;
-    snprintf(why, why_len, "not valid JSON (near byte %zu)", at + 1);
+    snprintf(why, why_len, "not valid JSON");
     return -EINVAL;
   }
   int rc = 0;
@@ -189,6 +192,16 @@ static int parse_line(const char *line, size_t len, line_msg *lm, char **data_ow
   static const char *const keys[] = {"event", "id", "endpoint", "tenant"};
   const char **fields[] = {&lm->m.event, &lm->m.id, &lm->m.endpoint, &lm->m.tenant};
   for (const cJSON *it = rc == 0 ? root->child : NULL; it != NULL && rc == 0; it = it->next) {
+    /* A repeated key would leave it unclear which value was meant. */
+    for (const cJSON *prev = root->child; prev != it && rc == 0; prev = prev->next) {
+      if (strcmp(prev->string, it->string) == 0) {
+        snprintf(why, why_len, "key \"%.40s\" appears twice", it->string);
+        rc = -EINVAL;
+      }
+    }
+    if (rc != 0) {
+      break;
+    }
     bool known = false;
     for (size_t k = 0; k < 4 && !known; k++) {
       if (strcmp(it->string, keys[k]) == 0) {
@@ -227,12 +240,11 @@ static int parse_line(const char *line, size_t len, line_msg *lm, char **data_ow
     rc = -EINVAL;
   }
   hl_span raw;
-  if (rc == 0 && !find_data_bytes(line, len, data, &raw)) {
+  if (rc == 0 && !find_data_bytes(line, len, &raw)) {
     snprintf(why, why_len, "\"data\" could not be located");
     rc = -EINVAL;
   }
   if (rc == 0) {
-    *data_owned = (char *)raw.ptr;
     lm->m.data = raw.ptr;
     lm->m.data_len = raw.len;
   }
@@ -301,12 +313,11 @@ static int send_jsonl(hl_producer *p, const char *path, bool stop_on_error, int 
     char why[HL_ERROR_BYTES + 64];
     int rc;
     line_msg lm;
-    char *data_owned = NULL;
     if (too_long) {
       snprintf(why, sizeof(why), "longer than %d bytes", SEND_LINE_BYTES_MAX);
       rc = -EMSGSIZE;
     } else {
-      rc = parse_line(line, len, &lm, &data_owned, why, sizeof(why));
+      rc = parse_line(line, len, &lm, why, sizeof(why));
     }
     if (rc == 0) {
       hl_error e;
@@ -315,7 +326,6 @@ static int send_jsonl(hl_producer *p, const char *path, bool stop_on_error, int 
         snprintf(why, sizeof(why), "%s", e.msg);
       }
       line_msg_free(&lm);
-      cJSON_free(data_owned);
     }
     if (rc == 0) {
       st.sent++;

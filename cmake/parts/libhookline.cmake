@@ -15,12 +15,12 @@ set(HL_LIBHOOKLINE_SOURCES
   ${CMAKE_SOURCE_DIR}/engine/ring/ring_layout.c
   ${CMAKE_SOURCE_DIR}/engine/ring/message.c
   ${CMAKE_SOURCE_DIR}/engine/ring/crc32c.c
+  ${CMAKE_SOURCE_DIR}/engine/text/json_scan.c
+  ${CMAKE_SOURCE_DIR}/engine/text/utf8.c
   ${CMAKE_SOURCE_DIR}/engine/base/span.c
+  ${CMAKE_SOURCE_DIR}/engine/base/buf.c
   ${CMAKE_SOURCE_DIR}/engine/base/err.c
   ${CMAKE_SOURCE_DIR}/engine/base/cpu.c)
-if(EXISTS ${CMAKE_SOURCE_DIR}/engine/text/json_scan.c)
-  list(APPEND HL_LIBHOOKLINE_SOURCES ${CMAKE_SOURCE_DIR}/engine/text/json_scan.c)
-endif()
 
 function(hl_libhookline_target name kind)
   add_library(${name} ${kind} ${HL_LIBHOOKLINE_SOURCES})

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/limits.h"
+#include "text/json_scan.h"
 
 /* One bit per byte value allowed in names: [A-Za-z0-9_.:-]. */
 static bool name_byte_ok(unsigned char c) {
@@ -43,10 +44,14 @@ static int check_name(hl_span s, const char *field, size_t max, bool required, h
 }
 
 /* data_check is the one place that decides whether `data` is acceptable
- * JSON: an object, within the depth limit. */
+ * JSON: strictly valid (text/json_scan.h), an object, within the depth
+ * limit. */
 static int data_check(hl_span data, hl_err *err) {
-  (void)data;
-  (void)err;
+  int rc = hl_json_validate_object(data, HL_JSON_DEPTH_MAX, err);
+  if (rc != 0) {
+    hl_err_prefix(err, "data");
+    return -EINVAL;
+  }
   return 0;
 }
 
