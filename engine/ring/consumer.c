@@ -104,6 +104,11 @@ static void lower_quarantine_pos(hl_ring_consumer *c, uint32_t lane, uint64_t po
 
 static void stop(hl_ring_cursor *k, uint32_t i) {
   k->lanes[i].stopped = true;
+  /* Publish where the cursor stopped before saying it stopped: reap
+   * resets the lane only once released == read_pos for every stopped
+   * cursor, and must not see a read position older than the records
+   * still in flight. */
+  atomic_store_explicit(&k->pub[i].read_pos, k->lanes[i].read_pos, memory_order_release);
   atomic_store_explicit(&k->pub[i].stopped, 1, memory_order_release);
 }
 
