@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     {"run", hl_cmd_run, "run the delivery engine"},
     {"endpoint", hl_cmd_endpoint, "add, change, list and apply endpoints"},
+    {"send", hl_cmd_send, "hand messages to the engine (one, or JSON lines)"},
 };
 
 static void usage(FILE *f) {

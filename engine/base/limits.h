@@ -117,8 +117,22 @@
 
 /* --- shared-memory ring --- */
 #define HL_RING_LANES_MAX 64
+#define HL_RING_LANES_DEFAULT 32
 #define HL_RING_LANE_BYTES_DEFAULT (4u * 1024 * 1024)
+/* A lane holds at least a few maximal records and at most 1 GiB, so that
+ * positions inside it fit in 32 bits. */
+#define HL_RING_LANE_BYTES_MIN (HL_RING_RECORD_BYTES_MAX * 4)
+#define HL_RING_LANE_BYTES_MAX (1024u * 1024 * 1024)
 #define HL_RING_RECORD_BYTES_MAX (HL_MESSAGE_DATA_BYTES_MAX + 1024)
+/* Records one engine worker has read from one lane and not yet released;
+ * past this it stops reading that lane until it releases some. */
+#define HL_RING_LANE_INFLIGHT_DEFAULT 4096
+#define HL_RING_LANE_INFLIGHT_MAX (1u << 20)
+/* Readers (engine workers) of one ring: one bit each in the sleep word. */
+#define HL_RING_CURSORS_MAX 32
+/* How long hl_producer_open waits for a free lane, by default. */
+#define HL_RING_OPEN_TIMEOUT_MS 0
+#define HL_RING_NAME_BYTES_MAX 256
 
 /* --- delivery --- */
 #define HL_DELIVERIES_IN_FLIGHT_MAX 32768
@@ -140,6 +154,13 @@ _Static_assert(HL_HTTP_HEADER_NAME_BYTES_MAX <= HL_HTTP_HEADER_LINE_BYTES_MAX, "
 _Static_assert(HL_CONNS_PER_ORIGIN_MAX <= HL_CONNS_MAX, "origin share of the total");
 _Static_assert(HL_RING_RECORD_BYTES_MAX * 4 <= HL_RING_LANE_BYTES_DEFAULT,
                "a default lane holds several maximal records");
+_Static_assert(HL_RING_LANES_DEFAULT <= HL_RING_LANES_MAX, "default lanes within the maximum");
+_Static_assert(HL_RING_LANE_BYTES_DEFAULT <= HL_RING_LANE_BYTES_MAX, "default lane within max");
+_Static_assert(HL_RING_LANE_INFLIGHT_DEFAULT <= HL_RING_LANE_INFLIGHT_MAX, "in-flight window");
+_Static_assert(HL_EVENT_NAME_BYTES_MAX + HL_MESSAGE_ID_BYTES_MAX + HL_ENDPOINT_ID_BYTES_MAX +
+                       HL_TENANT_BYTES_MAX + 64 <=
+                   HL_RING_RECORD_BYTES_MAX - HL_MESSAGE_DATA_BYTES_MAX,
+               "a maximal message fits in a maximal record");
 _Static_assert(HL_TEMPLATE_PATH_BYTES_MAX <= HL_TEMPLATE_BYTES_MAX, "path inside template");
 _Static_assert(HL_HOST_LABEL_BYTES_MAX < HL_HOST_BYTES_MAX, "a label fits in a host");
 _Static_assert(HL_HOST_BYTES_MAX + 64 < HL_URL_BYTES_MAX, "a URL holds a maximal host");
