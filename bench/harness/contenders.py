@@ -454,7 +454,7 @@ class Hookline(Contender):
                     rr.append(ep["id"])
         return eps, rr
 
-    def start(self, wl):
+    def start(self, wl, ring_wait_s=15):
         d = self.ctx.scratch("hookline")
         data = os.path.join(d, "data")
         os.makedirs(data, mode=0o700)
@@ -479,12 +479,12 @@ class Hookline(Contender):
                                    str(self.ctx.hl_workers), "--log-level", "warn"] + common,
                                   stdout=log, stderr=subprocess.STDOUT, env=env,
                                   preexec_fn=self.ctx.preexec)
-        give_up = time.monotonic() + 15
+        give_up = time.monotonic() + ring_wait_s
         while not os.path.exists(f"/dev/shm/{ring}"):
             if engine.poll() is not None or time.monotonic() > give_up:
                 engine.kill()
                 engine.wait()
-                raise EngineNotReady("`hookline run` created no ring within 15 s "
+                raise EngineNotReady(f"`hookline run` created no ring within {ring_wait_s} s "
                                      f"(log: {_tail(log.name, 300)})")
             time.sleep(0.01)
         args = [self.producer, "--ring", ring, "--duration-s", f"{wl.duration_s:.3f}",

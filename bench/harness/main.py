@@ -30,6 +30,7 @@ from .measure import measure
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OPEN_FILES = 20000
+CONTENDERS = ("hookline", "wrk", "curl", "node")
 
 
 class Progress:
@@ -179,7 +180,7 @@ def probe_hookline(hl, ctx, args, workdir):
         ports = rx.start(receivers.Layout(1))
         wl = contenders.Workload([contenders.Group(1, [scenarios.url(ports[0])])], 0, 0,
                                  rate=20, tail_s=1.0)
-        run = hl.start(wl)
+        run = hl.start(wl, ring_wait_s=5)
         run.go()
         give_up = time.monotonic() + 6
         got = 0
@@ -204,6 +205,10 @@ def main(argv=None):
     args.build_dir = os.path.abspath(args.build_dir)
     raise_open_files()
     mode_name, mode, chosen = pick_mode(args)
+    wanted = [c for c in args.contenders.split(",") if c]
+    for c in wanted:
+        if c not in CONTENDERS:
+            sys.exit(f"bench/run: unknown contender '{c}' (known: {', '.join(CONTENDERS)})")
     progress = Progress()
     if not args.no_setup:
         setup(args, progress)
@@ -231,10 +236,6 @@ def main(argv=None):
                 progress.done("receiver: hookline-sink is not built; using nginx")
         out["receiver"] = rx_kind
         every = contenders.make_all(ctx)
-        wanted = [c for c in args.contenders.split(",") if c]
-        for c in wanted:
-            if c not in every:
-                sys.exit(f"bench/run: unknown contender '{c}'")
         active = []
         for name in wanted:
             c = every[name]

@@ -24,7 +24,7 @@ Figures of one run:
 import statistics
 import time
 
-from . import procstat
+from . import hist, procstat
 
 
 def _cpu(pids):
@@ -85,6 +85,12 @@ def measure(case_key, round_no, contender, wl, receiver, progress):
     window = t1 - t0
     n = s1["ok"] - s0["ok"]
     lat = rep.get("latency_us")
+    if contender.name == "hookline" and "stamp" in s1:
+        # The producer stamped each message with its scheduled time; the
+        # sink histogrammed received - scheduled (hookline-sink --stamp-path).
+        lat = hist.percentiles(hist.diff(s1["stamp"]["buckets"], s0["stamp"]["buckets"]))
+        lat["stamp_bad"] = s1["stamp"]["bad"] - s0["stamp"]["bad"]
+        rep["latency_us"] = lat
     if lat is not None and not lat.get("count"):
         lat = None  # nothing completed in the contender's own window
     errors = dict(rep.get("errors", {}))
@@ -112,6 +118,7 @@ def measure(case_key, round_no, contender, wl, receiver, progress):
         "inflight_max": max(inflight) if inflight else 0,
         "inflight_median": statistics.median(inflight) if inflight else 0,
         "receiver_status": statuses,
+        "receiver_sig_valid": s1.get("sig_valid", 0) - s0.get("sig_valid", 0),
         "receiver_connections_opened": s1.get("connections", 0) - s0.get("connections", 0),
         "receiver_tls_handshakes": s1.get("tls_handshakes", 0) - s0.get("tls_handshakes", 0),
         "errors": errors,

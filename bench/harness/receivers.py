@@ -23,8 +23,8 @@ import urllib.request
 from . import procstat
 
 # Ports per hookline-sink process: its --listen limit (HL_SINK_LISTENERS_MAX).
-# More ports than that are spread over several sink processes.
-SINK_LISTENERS_MAX = int(os.environ.get("HL_BENCH_SINK_LISTENERS_MAX", "16"))
+# More ports than that would be spread over several sink processes.
+SINK_LISTENERS_MAX = int(os.environ.get("HL_BENCH_SINK_LISTENERS_MAX", "1024"))
 
 
 def free_ports(n):
@@ -58,13 +58,17 @@ def wait_port(port, timeout_s, proc=None, what="receiver"):
 class Layout:
     """What a scenario asks of the receiver: |ports| listening ports, the
     ones in |hold| answering after hold_ms, the ones in |failing| never
-    answering."""
+    answering; |stamp|: measure received - scheduled from the body's
+    data.sched_ns (hookline-sink --stamp-path)."""
 
-    def __init__(self, ports, hold_ms=0, hold=(), failing=()):
+    def __init__(self, ports, hold_ms=0, hold=(), failing=(), stamp=False):
         self.ports = ports
         self.hold_ms = hold_ms
         self.hold = set(hold)
         self.failing = set(failing)
+        self.stamp = stamp
+
+STAMP_PATH = "data.sched_ns"
 
 
 class Sink:
@@ -98,11 +102,18 @@ class Sink:
                     "--port-file", port_file, "--stats", stats_file,
                     "--workers", str(self.workers), "--max-conns", str(max_conns),
                     "--verify", f"hmac-sha256:@{self.secret_file}", "--quiet"]
+            if layout.stamp:
+                args += ["--stamp-path", STAMP_PATH]
+            # Routes are few (HL_SINK_ROUTES_MAX): one for all ports when
+            # every port holds, else one per special port.
+            hold_all = all(i in layout.hold for i in chunk)
+            if hold_all:
+                args += ["--route", f"/=delay:{layout.hold_ms}"]
             for local, i in enumerate(chunk):
                 args += ["--listen", "127.0.0.1:0,tls"]
                 if i in layout.failing:
                     args += ["--route", f"{local}:/=mode:never"]
-                elif i in layout.hold:
+                elif i in layout.hold and not hold_all:
                     args += ["--route", f"{local}:/=delay:{layout.hold_ms}"]
             log = open(os.path.join(self.workdir, f"sink{n}.log"), "wb")
             p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
@@ -156,6 +167,7 @@ class Sink:
         total = {"ok": 0, "requests": 0, "responses": 0, "sig_valid": 0, "sig_invalid": 0,
                  "connections_open": 0, "connections": 0, "tls_handshakes": 0,
                  "tls_failures": 0, "parse_errors": 0, "by_status": {}}
+        stamp = None
         for (p, f), size in zip(self.procs, sizes):
             give_up = time.monotonic() + 5
             line = None
@@ -173,6 +185,13 @@ class Sink:
                 total["by_status"][code] = total["by_status"].get(code, 0) + n
                 if code.startswith("2"):
                     total["ok"] += n
+            if "stamp" in s:
+                stamp = stamp or {"bad": 0, "buckets": {}}
+                stamp["bad"] += s["stamp"]["bad"]
+                for k, n in s["stamp"]["buckets"].items():
+                    stamp["buckets"][k] = stamp["buckets"].get(k, 0) + n
+        if stamp is not None:
+            total["stamp"] = stamp
         total["inflight"] = total["requests"] - total["responses"]
         return total
 

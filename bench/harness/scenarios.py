@@ -120,7 +120,7 @@ def latency(mode, rate_of):
                      tail_s=mode.tail_s, per_origin=CONNS)
         w.rate, w.notes["rate_basis"] = rate_of()
         return w
-    return [Case("latency", "latency", wl, Layout(1), {"conns": CONNS})]
+    return [Case("latency", "latency", wl, Layout(1, stamp=True), {"conns": CONNS})]
 
 
 def failing(mode):
