@@ -75,6 +75,12 @@
 #define HL_RING_LANE_BYTES_DEFAULT (4u * 1024 * 1024)
 #define HL_RING_RECORD_BYTES_MAX (HL_MESSAGE_DATA_BYTES_MAX + 1024)
 
+/* --- signing --- */
+/* HMAC jobs the engine hands hl_hmac_batch at once (its per-loop job
+ * array). 16 fill the AVX-512 lanes; up to 64 keep them full while lanes
+ * refill; more gains nothing measurable (bench/hmac_mb_bench.c). */
+#define HL_HMAC_BATCH_JOBS_MAX 64
+
 /* --- delivery --- */
 #define HL_DELIVERIES_IN_FLIGHT_MAX 32768
 #define HL_RESPONSE_EXCERPT_BYTES 1024
