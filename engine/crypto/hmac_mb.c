@@ -844,7 +844,11 @@ void hl_hmac_batch(hl_hmac_job *jobs, size_t n) {
   if (im != NULL && im->cost.block >= im->lanes * one->block) {
     im = NULL;
   }
-  if (im == NULL || (n <= im->lanes && !lanes_pay_off(im, one, jobs, n))) {
+  /* Lanes cost at least one all-lanes block per block of the longest job:
+   * with n * one->block <= cost.block they cannot win, whatever the
+   * lengths; otherwise, up to a full set of lanes, weigh the lengths. */
+  if (im == NULL || n * one->block <= im->cost.block ||
+      (n <= im->lanes && !lanes_pay_off(im, one, jobs, n))) {
     single_run(jobs, n);
     return;
   }
