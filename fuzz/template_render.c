@@ -67,7 +67,7 @@ static bool usable_key(const char *k) {
  * returns the render, or a span with NULL ptr if it did not fit. */
 static hl_span render_one(hl_template_kind kind, const char *pre, const char *key,
                           const char *post, const hl_template_msg *msg) {
-  char text[HL_TEMPLATE_PATH_BYTES_MAX + 64];
+  char text[HL_TEMPLATE_PATH_BYTES_MAX * 2 + 64];
   hl_buf tb;
   hl_buf_init(&tb, text, sizeof(text));
   hl_buf_put_cstr(&tb, pre);

@@ -26,7 +26,8 @@
 /* Contexts: how a placeholder's value is encoded. */
 enum {
   CTX_END = 0, /* no placeholder: the last segment */
-  CTX_STRING,  /* inside a JSON string */
+  CTX_STRING,  /* inside a JSON string, a data path (the hot case) */
+  CTX_STRING_FIELD, /* inside a JSON string, a $ field: rendered as CTX_STRING */
   CTX_VALUE,   /* JSON value position */
   CTX_HEADER,
   CTX_URL,
@@ -460,6 +461,8 @@ static int placeholder(compiler *c, size_t open, size_t lit, size_t *next) {
       return rc;
     }
     field = fallback_field(name);
+  } else if (ctx == CTX_STRING) {
+    ctx = CTX_STRING_FIELD; /* so that the render loop tests one byte */
   }
   c->segs[c->segs_n++] = (tseg){(uint32_t)c->seg_lit_start,
                                 (uint32_t)(c->lits_len - c->seg_lit_start), slot, ctx, field};
@@ -604,6 +607,31 @@ int hl_template_resolve(const hl_template_set *set, hl_span data, hl_json_value 
 
 /* ==== render ============================================================== */
 
+/* copy_bytes is memcpy for the short runs templates are made of (most
+ * literals and values are under 32 bytes): two overlapping loads and
+ * stores instead of a call. It reads and writes only [p, p + n) and
+ * [d, d + n), so it is safe at the very end of a message's data. */
+static inline void copy_bytes(char *d, const char *p, size_t n) {
+  if (n >= 16) {
+    if (n > 32) {
+      memcpy(d, p, n);
+      return;
+    }
+    memcpy(d, p, 16);
+    memcpy(d + n - 16, p + n - 16, 16);
+  } else if (n >= 8) {
+    memcpy(d, p, 8);
+    memcpy(d + n - 8, p + n - 8, 8);
+  } else if (n >= 4) {
+    memcpy(d, p, 4);
+    memcpy(d + n - 4, p + n - 4, 4);
+  } else if (n > 0) {
+    d[0] = p[0];
+    d[n / 2] = p[n / 2];
+    d[n - 1] = p[n - 1];
+  }
+}
+
 /* put appends without the out-of-line hl_buf_put; the render loop checks
  * the sticky error once per segment, so put need not look at it. */
 static inline void put(hl_buf *b, const char *p, size_t n) {
@@ -611,7 +639,7 @@ static inline void put(hl_buf *b, const char *p, size_t n) {
     b->err = true;
     return;
   }
-  memcpy(b->ptr + b->len, p, n);
+  copy_bytes(b->ptr + b->len, p, n);
   b->len += n;
 }
 
@@ -675,46 +703,84 @@ static void url_put_string(hl_buf *b, hl_span raw) {
   hl_url_encode_component(hl_span_make(s.ptr + run, s.len - run), b);
 }
 
+/* put2 writes |v| (0..99) as two digits. */
+static inline void put2(char *p, uint32_t v) {
+  p[0] = (char)('0' + v / 10);
+  p[1] = (char)('0' + v % 10);
+}
+
 void hl_template_format_timestamp(uint64_t timestamp_ms, hl_buf *out) {
   uint64_t days = timestamp_ms / 86400000u;
-  uint64_t ms = timestamp_ms % 86400000u;
+  uint32_t ms = (uint32_t)(timestamp_ms % 86400000u);
   /* Days since 1970-01-01 to a civil date (H. Hinnant's algorithm, with
    * eras of 400 years so that it stays in unsigned arithmetic). */
   uint64_t z = days + 719468u;
   uint64_t era = z / 146097u;
-  uint64_t doe = z - era * 146097u;
-  uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  uint64_t mp = (5 * doy + 2) / 153;
-  uint64_t day = doy - (153 * mp + 2) / 5 + 1;
-  uint64_t month = mp < 10 ? mp + 3 : mp - 9;
+  uint32_t doe = (uint32_t)(z - era * 146097u);
+  uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  uint32_t mp = (5 * doy + 2) / 153;
+  uint32_t day = doy - (153 * mp + 2) / 5 + 1;
+  uint32_t month = mp < 10 ? mp + 3 : mp - 9;
   uint64_t year = yoe + era * 400 + (month <= 2);
-  char tmp[40];
+  /* "YYYY-MM-DDTHH:MM:SS.mmmZ", the year with more digits past 9999. */
+  char tmp[48];
   size_t n = 0;
-  char digits[24];
-  size_t nd = 0;
-  do {
-    digits[nd++] = (char)('0' + year % 10);
-    year /= 10;
-  } while (year != 0);
-  while (nd < 4) {
-    digits[nd++] = '0';
-  }
-  while (nd > 0) {
-    tmp[n++] = digits[--nd];
-  }
-  const uint64_t parts[6] = {month, day, ms / 3600000u, ms / 60000u % 60, ms / 1000u % 60, ms % 1000};
-  static const char seps[6] = {'-', '-', 'T', ':', ':', '.'};
-  for (int k = 0; k < 6; k++) {
-    tmp[n++] = seps[k];
-    if (k == 5) {
-      tmp[n++] = (char)('0' + parts[k] / 100);
+  if (year < 10000) {
+    put2(tmp, (uint32_t)year / 100);
+    put2(tmp + 2, (uint32_t)year % 100);
+    n = 4;
+  } else {
+    char digits[24];
+    size_t nd = 0;
+    for (; year != 0; year /= 10) {
+      digits[nd++] = (char)('0' + year % 10);
     }
-    tmp[n++] = (char)('0' + parts[k] / 10 % 10);
-    tmp[n++] = (char)('0' + parts[k] % 10);
+    while (nd > 0) {
+      tmp[n++] = digits[--nd];
+    }
   }
-  tmp[n++] = 'Z';
-  hl_buf_put(out, tmp, n);
+  char *p = tmp + n;
+  p[0] = '-';
+  put2(p + 1, month);
+  p[3] = '-';
+  put2(p + 4, day);
+  p[6] = 'T';
+  put2(p + 7, ms / 3600000u);
+  p[9] = ':';
+  put2(p + 10, ms / 60000u % 60);
+  p[12] = ':';
+  put2(p + 13, ms / 1000u % 60);
+  p[15] = '.';
+  p[16] = (char)('0' + ms % 1000 / 100);
+  put2(p + 17, ms % 100);
+  p[19] = 'Z';
+  if (!out->err) {
+    put(out, tmp, n + 20);
+  }
+}
+
+/* put_escaped writes |s| as JSON string contents. Message fields are
+ * short and almost always plain (event names, ids, timestamps): those are
+ * copied after one look at each byte instead of a call into the escaper. */
+static void put_escaped(const hl_template *t, hl_buf *b, hl_span s) {
+  /* plain[c]: printable ASCII that JSON strings take as it is. */
+  static const uint8_t plain[256] = {
+      [0x20 ... 0x21] = 1, /* not '"' (0x22) */
+      [0x23 ... 0x5b] = 1, /* not '\\' (0x5c) */
+      [0x5d ... 0x7e] = 1,
+  };
+  if (s.len <= 64) {
+    size_t i = 0;
+    while (i < s.len && plain[(unsigned char)s.ptr[i]]) {
+      i++;
+    }
+    if (i == s.len) {
+      put(b, s.ptr, s.len);
+      return;
+    }
+  }
+  t->escape(b, s);
 }
 
 /* put_text writes text that is not JSON (a message field, raw JSON text of
@@ -723,11 +789,11 @@ static void put_text(const hl_template *t, hl_buf *b, uint8_t ctx, hl_span s) {
   size_t mark = b->len;
   switch (ctx) {
   case CTX_STRING:
-    t->escape(b, s);
+    put_escaped(t, b, s);
     return;
   case CTX_VALUE:
     hl_buf_putc(b, '"');
-    t->escape(b, s);
+    put_escaped(t, b, s);
     hl_buf_putc(b, '"');
     return;
   case CTX_HEADER:
@@ -760,9 +826,18 @@ static void put_field(const hl_template *t, hl_buf *b, uint8_t ctx, uint8_t fiel
     s = msg->tenant;
     break;
   case F_TIMESTAMP:
+    /* Digits and "-:.TZ": nothing to escape or strip, only ':' to encode. */
     hl_template_format_timestamp(msg->timestamp_ms, &num);
-    s = hl_buf_span(&num);
-    break;
+    if (ctx == CTX_URL) {
+      hl_url_encode_component(hl_buf_span(&num), b);
+    } else if (ctx == CTX_VALUE) {
+      hl_buf_putc(&num, '"');
+      hl_buf_putc(b, '"');
+      put(b, num.ptr, num.len);
+    } else {
+      put(b, num.ptr, num.len);
+    }
+    return;
   case F_TIMESTAMP_S:
     /* A number in every context: digits need no encoding anywhere. */
     hl_buf_put_u64(b, msg->timestamp_ms / 1000);
@@ -823,6 +898,24 @@ static void put_value(const hl_template *t, hl_buf *b, uint8_t ctx, hl_json_valu
   }
 }
 
+/* put_slow writes every placeholder but a data string into a JSON string:
+ * another context, another type, a message field, or missing. */
+static void put_slow(const hl_template *t, const tseg *s, const hl_json_value *values,
+                     const hl_template_msg *msg, hl_buf *out) {
+  hl_json_value v = {HL_JSON_NONE, HL_SPAN_NULL};
+  if (s->slot != NO_SLOT) {
+    v = values[s->slot];
+  }
+  uint8_t ctx = s->ctx == CTX_STRING_FIELD ? CTX_STRING : s->ctx;
+  if (v.type != HL_JSON_NONE) {
+    put_value(t, out, ctx, v);
+  } else if (s->field != F_NONE) {
+    put_field(t, out, ctx, s->field, msg);
+  } else if (ctx == CTX_VALUE) {
+    put(out, "null", 4);
+  }
+}
+
 int hl_template_render(const hl_template *t, const hl_json_value *values,
                        const hl_template_msg *msg, hl_buf *out) {
   if (out->err) {
@@ -833,35 +926,46 @@ int hl_template_render(const hl_template *t, const hl_json_value *values,
   if (bounded) {
     out->cap = start + HL_RENDER_BYTES_MAX;
   }
+  /* The loop keeps the buffer's length in a local and hands it back to
+   * |out| only around the slow paths. */
   const char *lits = t->lits;
-  for (const tseg *s = t->segs, *end = s + t->segs_n; s < end; s++) {
-    put(out, lits + s->lit_off, s->lit_len);
+  char *dst = out->ptr;
+  size_t len = start, room_end = out->cap;
+  for (const tseg *s = t->segs;; s++) {
+    size_t n = s->lit_len;
+    if (n > room_end - len) {
+      goto full;
+    }
+    copy_bytes(dst + len, lits + s->lit_off, n);
+    len += n;
+    if (s->ctx == CTX_STRING && values[s->slot].type == HL_JSON_STRING) {
+      /* The common case: an escaped string into a JSON string, as it is. */
+      hl_span raw = values[s->slot].raw;
+      n = raw.len - 2;
+      if (n > room_end - len) {
+        goto full;
+      }
+      copy_bytes(dst + len, raw.ptr + 1, n);
+      len += n;
+      continue;
+    }
     if (s->ctx == CTX_END) {
       break;
     }
-    hl_json_value v = {HL_JSON_NONE, HL_SPAN_NULL};
-    if (s->slot != NO_SLOT) {
-      v = values[s->slot];
-    }
-    if (v.type == HL_JSON_STRING && s->ctx == CTX_STRING) {
-      /* The common case: an escaped string into a JSON string, as it is. */
-      put(out, v.raw.ptr + 1, v.raw.len - 2);
-    } else if (v.type != HL_JSON_NONE) {
-      put_value(t, out, s->ctx, v);
-    } else if (s->field != F_NONE) {
-      put_field(t, out, s->ctx, s->field, msg);
-    } else if (s->ctx == CTX_VALUE) {
-      put(out, "null", 4);
-    }
+    out->len = len;
+    put_slow(t, s, values, msg, out);
     if (out->err) {
-      break;
+      goto full;
     }
+    len = out->len;
   }
+  out->len = len;
   out->cap = cap;
-  if (!out->err) {
-    return 0;
-  }
+  return 0;
+full:
+  out->err = true;
   out->len = start;
+  out->cap = cap;
   return bounded ? -E2BIG : -ENOSPC;
 }
 

@@ -137,8 +137,9 @@ int hl_template_render(const hl_template *t, const hl_json_value *values,
 
 /* hl_template_render_message resolves and renders in one call (for tests
  * and `hookline test`; the engine resolves once per message and endpoint
- * and renders every template from those values). Returns what resolve or
- * render returns. */
+ * and renders every template from those values). Keeps the values on the
+ * stack (HL_TEMPLATE_SET_PATHS_MAX of them, 6 KiB). Returns what resolve
+ * or render returns. */
 int hl_template_render_message(const hl_template_set *set, const hl_template *t,
                                const hl_template_msg *msg, hl_buf *out);
 
