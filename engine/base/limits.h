@@ -58,6 +58,10 @@
 #define HL_TEMPLATE_SEGMENTS_MAX 1024
 #define HL_TEMPLATE_PATH_BYTES_MAX 256
 #define HL_TEMPLATE_PATH_PARTS_MAX 16
+/* Distinct data paths in all the templates of one endpoint (body, headers,
+ * query, URL): one resolve pass finds them all (json_scan takes 64 paths
+ * per pass over the data). */
+#define HL_TEMPLATE_SET_PATHS_MAX 256
 /* A rendered body holds the template's literals plus at most the message's
  * data a bounded number of times; past this the render fails cleanly. */
 #define HL_RENDER_BYTES_MAX (1024 * 1024)
@@ -169,6 +173,8 @@ _Static_assert(HL_EVENT_NAME_BYTES_MAX + HL_MESSAGE_ID_BYTES_MAX + HL_ENDPOINT_I
                    HL_RING_RECORD_BYTES_MAX - HL_MESSAGE_DATA_BYTES_MAX,
                "a maximal message fits in a maximal record");
 _Static_assert(HL_TEMPLATE_PATH_BYTES_MAX <= HL_TEMPLATE_BYTES_MAX, "path inside template");
+_Static_assert(HL_TEMPLATE_SET_PATHS_MAX <= 65535 && HL_TEMPLATE_SEGMENTS_MAX <= 65535,
+               "template slots and segments are 16-bit");
 _Static_assert(HL_HOST_LABEL_BYTES_MAX < HL_HOST_BYTES_MAX, "a label fits in a host");
 _Static_assert(HL_HOST_BYTES_MAX + 64 < HL_URL_BYTES_MAX, "a URL holds a maximal host");
 _Static_assert(HL_JSON_DEPTH_MAX <= HL_JSON_DEPTH_CEILING, "default depth within the ceiling");
