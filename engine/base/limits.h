@@ -102,6 +102,29 @@
 #define HL_DNS_CACHE_ENTRIES_MAX 4096
 #define HL_DNS_NEGATIVE_TTL_S 30
 #define HL_DNS_TTL_MAX_S 3600
+/* Addresses kept per name: enough to try several, small enough to copy. */
+#define HL_DNS_ADDRS_MAX 8
+/* Attempts per DNS server (c-ares doubles the wait on each round). */
+#define HL_DNS_TRIES 2
+#define HL_DNS_TRIES_MAX 5
+/* Distinct names being looked up at once on one loop; each holds a cache
+ * entry that cannot be evicted until c-ares answers. */
+#define HL_DNS_LOOKUPS_MAX 1024
+/* Callers waiting on one name's lookup (coalesced into one query). */
+#define HL_DNS_WAITERS_MAX 1024
+/* Name servers used (resolv.conf or the servers option); c-ares opens at
+ * most a UDP and a TCP socket to each. */
+#define HL_DNS_SERVERS_MAX 8
+#define HL_DNS_SOCKETS_MAX (2 * HL_DNS_SERVERS_MAX)
+/* Receive buffer asked for c-ares' sockets (the kernel caps it at
+ * net.core.rmem_max): a burst of answers to many lookups started at once
+ * must not overflow it, or c-ares waits a whole try's timeout to ask again. */
+#define HL_DNS_SOCK_RCVBUF_BYTES (1024 * 1024)
+/* Hosts-file answers carry no TTL; they are cached this long so that the
+ * file is not read again for every lookup, yet edits are seen soon. */
+#define HL_DNS_HOSTS_TTL_S 10
+/* The most cache entries the option may ask for. */
+#define HL_DNS_CACHE_ENTRIES_CEILING (1u << 20)
 /* Ranges an operator may exempt from the SSRF guard (--allow-network). */
 #define HL_NETPOLICY_ALLOW_MAX 32
 
@@ -190,6 +213,13 @@ _Static_assert((HL_RECV_BUFS & (HL_RECV_BUFS - 1)) == 0 &&
                    HL_RECV_BUFS <= HL_LOOP_BUF_RING_ENTRIES_MAX,
                "a buffer ring holds a power of two of buffers");
 _Static_assert(HL_CONNS_MAX <= HL_LOOP_SLOTS_MAX, "every connection fits a slot table");
+_Static_assert(HL_DNS_LOOKUPS_MAX < HL_DNS_CACHE_ENTRIES_MAX,
+               "pending lookups leave evictable cache entries");
+_Static_assert(HL_DNS_CACHE_ENTRIES_MAX <= HL_DNS_CACHE_ENTRIES_CEILING, "cache default");
+_Static_assert(HL_DNS_WAITERS_MAX >= HL_CONNS_PER_ORIGIN_MAX,
+               "every connection of one origin can wait on its name");
+_Static_assert(HL_DNS_TIMEOUT_MS <= HL_REQUEST_TIMEOUT_MS, "DNS within the request");
+_Static_assert(HL_DNS_TRIES >= 1 && HL_DNS_TRIES <= HL_DNS_TRIES_MAX, "DNS tries");
 
 /* The limits a running engine enforces; defaults from the macros above,
  * overridable from configuration. */
