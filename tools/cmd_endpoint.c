@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "cli.h"
 #include "deliver/endpoint.h"
+#include "deliver/target.h"
 #include "store/store.h"
 #include "text/json_scan.h"
 
@@ -218,7 +219,7 @@ static int save(env *e, hl_endpoint_config *c, bool *created) {
 static int validate(env *e, const hl_endpoint_config *c, const char *where) {
   hl_err err = {{0}};
   hl_endpoint_policy p = {.netpolicy = &e->policy, .resolve = true};
-  if (hl_endpoint_validate(c, &p, &err) != 0) {
+  if (hl_endpoint_validate(c, &p, &err) != 0 || hl_target_check(c, &err) != 0) {
     hl_cli_error("endpoint", "%s%s%s", where, where[0] != '\0' ? ": " : "", err.msg);
     return HL_EXIT_CONFIG;
   }
@@ -900,6 +901,9 @@ static int plan_one(env *e, const cJSON *obj, plan_item *item, hl_err *err) {
   if (rc == 0) {
     hl_endpoint_policy p = {.netpolicy = &e->policy, .resolve = true};
     rc = hl_endpoint_validate(&item->c, &p, err);
+  }
+  if (rc == 0) {
+    rc = hl_target_check(&item->c, err);
   }
   return rc;
 }

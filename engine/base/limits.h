@@ -58,6 +58,10 @@
 #define HL_TEMPLATE_SEGMENTS_MAX 1024
 #define HL_TEMPLATE_PATH_BYTES_MAX 256
 #define HL_TEMPLATE_PATH_PARTS_MAX 16
+/* Distinct data paths in all the templates of one endpoint (body, headers,
+ * query, URL): one resolve pass finds them all (json_scan takes 64 paths
+ * per pass over the data). */
+#define HL_TEMPLATE_SET_PATHS_MAX 256
 /* A rendered body holds the template's literals plus at most the message's
  * data a bounded number of times; past this the render fails cleanly. */
 #define HL_RENDER_BYTES_MAX (1024 * 1024)
@@ -98,6 +102,29 @@
 #define HL_DNS_CACHE_ENTRIES_MAX 4096
 #define HL_DNS_NEGATIVE_TTL_S 30
 #define HL_DNS_TTL_MAX_S 3600
+/* Addresses kept per name: enough to try several, small enough to copy. */
+#define HL_DNS_ADDRS_MAX 8
+/* Attempts per DNS server (c-ares doubles the wait on each round). */
+#define HL_DNS_TRIES 2
+#define HL_DNS_TRIES_MAX 5
+/* Distinct names being looked up at once on one loop; each holds a cache
+ * entry that cannot be evicted until c-ares answers. */
+#define HL_DNS_LOOKUPS_MAX 1024
+/* Callers waiting on one name's lookup (coalesced into one query). */
+#define HL_DNS_WAITERS_MAX 1024
+/* Name servers used (resolv.conf or the servers option); c-ares opens at
+ * most a UDP and a TCP socket to each. */
+#define HL_DNS_SERVERS_MAX 8
+#define HL_DNS_SOCKETS_MAX (2 * HL_DNS_SERVERS_MAX)
+/* Receive buffer asked for c-ares' sockets (the kernel caps it at
+ * net.core.rmem_max): a burst of answers to many lookups started at once
+ * must not overflow it, or c-ares waits a whole try's timeout to ask again. */
+#define HL_DNS_SOCK_RCVBUF_BYTES (1024 * 1024)
+/* Hosts-file answers carry no TTL; they are cached this long so that the
+ * file is not read again for every lookup, yet edits are seen soon. */
+#define HL_DNS_HOSTS_TTL_S 10
+/* The most cache entries the option may ask for. */
+#define HL_DNS_CACHE_ENTRIES_CEILING (1u << 20)
 /* Ranges an operator may exempt from the SSRF guard (--allow-network). */
 #define HL_NETPOLICY_ALLOW_MAX 32
 
@@ -169,6 +196,13 @@
 #define HL_RING_OPEN_TIMEOUT_MS 0
 #define HL_RING_NAME_BYTES_MAX 256
 
+/* --- signing --- */
+/* HMAC jobs the engine hands hl_hmac_batch at once (its per-loop job
+ * array). 16 fill the AVX-512 lanes; 64 keep them full while lanes refill
+ * (mixed lengths: 4.7 M/s at 64 against 2.3 at 16); beyond, equal lengths
+ * gain nothing and mixed ones ~10% (bench/hmac_mb_bench.c --crossover). */
+#define HL_HMAC_BATCH_JOBS_MAX 64
+
 /* --- delivery --- */
 #define HL_DELIVERIES_IN_FLIGHT_MAX 32768
 #define HL_RESPONSE_EXCERPT_BYTES 1024
@@ -197,6 +231,8 @@ _Static_assert(HL_EVENT_NAME_BYTES_MAX + HL_MESSAGE_ID_BYTES_MAX + HL_ENDPOINT_I
                    HL_RING_RECORD_BYTES_MAX - HL_MESSAGE_DATA_BYTES_MAX,
                "a maximal message fits in a maximal record");
 _Static_assert(HL_TEMPLATE_PATH_BYTES_MAX <= HL_TEMPLATE_BYTES_MAX, "path inside template");
+_Static_assert(HL_TEMPLATE_SET_PATHS_MAX <= 65535 && HL_TEMPLATE_SEGMENTS_MAX <= 65535,
+               "template slots and segments are 16-bit");
 _Static_assert(HL_HOST_LABEL_BYTES_MAX < HL_HOST_BYTES_MAX, "a label fits in a host");
 _Static_assert(HL_HOST_BYTES_MAX + 64 < HL_URL_BYTES_MAX, "a URL holds a maximal host");
 _Static_assert(HL_JSON_DEPTH_MAX <= HL_JSON_DEPTH_CEILING, "default depth within the ceiling");
@@ -212,6 +248,13 @@ _Static_assert((HL_RECV_BUFS & (HL_RECV_BUFS - 1)) == 0 &&
                    HL_RECV_BUFS <= HL_LOOP_BUF_RING_ENTRIES_MAX,
                "a buffer ring holds a power of two of buffers");
 _Static_assert(HL_CONNS_MAX <= HL_LOOP_SLOTS_MAX, "every connection fits a slot table");
+_Static_assert(HL_DNS_LOOKUPS_MAX < HL_DNS_CACHE_ENTRIES_MAX,
+               "pending lookups leave evictable cache entries");
+_Static_assert(HL_DNS_CACHE_ENTRIES_MAX <= HL_DNS_CACHE_ENTRIES_CEILING, "cache default");
+_Static_assert(HL_DNS_WAITERS_MAX >= HL_CONNS_PER_ORIGIN_MAX,
+               "every connection of one origin can wait on its name");
+_Static_assert(HL_DNS_TIMEOUT_MS <= HL_REQUEST_TIMEOUT_MS, "DNS within the request");
+_Static_assert(HL_DNS_TRIES >= 1 && HL_DNS_TRIES <= HL_DNS_TRIES_MAX, "DNS tries");
 _Static_assert(HL_SINK_RECORD_BODY_BYTES <= HL_SINK_CAPTURE_BYTES_MAX, "recorded from the captured body");
 _Static_assert(HL_SINK_CAPTURE_BYTES_MAX <= HL_SINK_BODY_BYTES_MAX, "captured from the body");
 _Static_assert(HL_SINK_CONNS_PER_WORKER <= HL_LOOP_SLOTS_MAX, "sink connections fit a slot table");

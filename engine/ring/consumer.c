@@ -408,6 +408,10 @@ void hl_ring_consumer_close(hl_ring_consumer *c) {
   free(c);
 }
 
+uint64_t hl_ring_consumer_created_ms(const hl_ring_consumer *c) {
+  return c->hdr->created_ms;
+}
+
 hl_ring_geometry hl_ring_consumer_geometry(const hl_ring_consumer *c) {
   return c->geo;
 }

@@ -132,6 +132,11 @@ int hl_ring_consumer_open_memory(hl_ring_consumer **out, void *mem, size_t len,
 void hl_ring_consumer_close(hl_ring_consumer *c);
 
 hl_ring_geometry hl_ring_consumer_geometry(const hl_ring_consumer *c);
+
+/* hl_ring_consumer_created_ms returns when the segment was created: with a
+ * record's lane and position it names the record for the segment's whole
+ * life (the engine derives ids for messages sent without one from it). */
+uint64_t hl_ring_consumer_created_ms(const hl_ring_consumer *c);
 uint32_t hl_ring_consumer_cursors(const hl_ring_consumer *c);
 
 /* hl_ring_consumer_cursor returns cursor |i| (< the cursors option). */
