@@ -144,7 +144,7 @@ def pick_mode(args):
     name = "smoke" if args.smoke else "quick" if args.quick else "full"
     mode = scenarios.MODES[name]
     if args.rounds:
-        mode.rounds = mode.conc_rounds = mode.failing_rounds = args.rounds
+        mode.rounds = mode.conc_rounds = mode.failing_rounds = mode.other_rounds = args.rounds
     chosen = list(mode.scenarios)
     if args.scenarios:
         chosen = [] if args.scenarios == "none" else args.scenarios.split(",")
@@ -290,8 +290,8 @@ def run_scenario(scen, mode, active, ctx, args, workdir, rx_kind, out, progress)
         cases = scenarios.nginx(mode)
     else:
         cases = getattr(scenarios, scen)(mode)
-    rounds = {"concurrency": mode.conc_rounds, "failing": mode.failing_rounds}.get(
-        scen, mode.rounds)
+    rounds = {"concurrency": mode.conc_rounds, "failing": mode.failing_rounds,
+              "many": mode.other_rounds, "latency": mode.other_rounds}.get(scen, mode.rounds)
     kind = "nginx" if scen == "nginx" else rx_kind
     rx = make_receiver(kind, ctx, os.path.join(workdir, f"rx-{scen}"), args)
     try:
@@ -310,6 +310,7 @@ def run_scenario(scen, mode, active, ctx, args, workdir, rx_kind, out, progress)
                     if not ok:
                         out["cases"][case.key].setdefault("not_applicable", {})[c.name] = why
                         continue
+                    t_run = time.monotonic()
                     try:
                         res = measure(case.key, r, c, wl, rx, progress)
                     except RuntimeError as e:
@@ -317,6 +318,7 @@ def run_scenario(scen, mode, active, ctx, args, workdir, rx_kind, out, progress)
                         out["runs"].append({"case": case.key, "round": r, "contender": c.name,
                                             "failed": str(e), "deliveries_per_s": None})
                         continue
+                    res["elapsed_s"] = round(time.monotonic() - t_run, 2)
                     out["runs"].append(res)
                     lat = res.get("latency_us") or {}
                     errs = sum(v for v in res["errors"].values() if v)

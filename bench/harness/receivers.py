@@ -5,9 +5,10 @@ A receiver listens on loopback ports with the test CA's certificate; each
 port can behave normally, hold every response (hold_ms) or never answer
 (failing). stats() gives cumulative counts the harness subtracts across a
 measured window:
-  ok        2xx responses sent (the deliveries)
+  ok        2xx responses (the deliveries; counted when the receiver
+            decides them, before any hold)
   requests  requests received
-  inflight  requests received and not yet answered
+  inflight  requests received and not yet answered (held)
   sig_invalid, by_status, connections_open, ...
 plus the receiver processes' pids, whose CPU the harness reads from /proc.
 """
@@ -164,7 +165,8 @@ class Sink:
             sizes.append(os.path.getsize(f) if os.path.exists(f) else 0)
             if p.poll() is None and not final:
                 p.send_signal(signal.SIGUSR1)
-        total = {"ok": 0, "requests": 0, "responses": 0, "sig_valid": 0, "sig_invalid": 0,
+        total = {"ok": 0, "requests": 0, "responses": 0, "waiting": 0, "sig_valid": 0,
+                 "sig_invalid": 0,
                  "connections_open": 0, "connections": 0, "tls_handshakes": 0,
                  "tls_failures": 0, "parse_errors": 0, "by_status": {}}
         stamp = None
@@ -178,7 +180,8 @@ class Sink:
             if line is None:
                 raise RuntimeError("hookline-sink printed no stats line within 5 s")
             s = json.loads(line)
-            for k in ("requests", "responses", "sig_valid", "sig_invalid", "connections_open",
+            for k in ("requests", "responses", "waiting", "sig_valid", "sig_invalid",
+                      "connections_open",
                       "connections", "tls_handshakes", "tls_failures", "parse_errors"):
                 total[k] += s.get(k, 0)
             for code, n in s.get("by_status", {}).items():
@@ -192,7 +195,10 @@ class Sink:
                     stamp["buckets"][k] = stamp["buckets"].get(k, 0) + n
         if stamp is not None:
             total["stamp"] = stamp
-        total["inflight"] = total["requests"] - total["responses"]
+        # Received and not answered yet (held or never answered); the sink
+        # counts a response when it decides it, so requests - responses
+        # would not show a held one.
+        total["inflight"] = total["waiting"]
         return total
 
     def stop(self):

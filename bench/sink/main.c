@@ -133,13 +133,16 @@ static void stats_line(app *a, hl_buf *b) {
                   (unsigned long long)sum.by_route[r]);
   }
   hl_buf_printf(b,
-                "},\"sig_valid\":%llu,\"sig_invalid\":%llu,\"hostile\":%llu,"
+                "},\"sig_valid\":%llu,\"sig_invalid\":%llu,\"hostile\":%llu,\"waiting\":%llu,"
                 "\"connections\":%llu,\"connections_open\":%llu,\"connections_refused\":%llu,"
                 "\"tls_handshakes\":%llu,\"tls_resumed\":%llu,\"tls_failures\":%llu,"
                 "\"parse_errors\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
                 "\"workers\":%u,\"uptime_ms\":%llu,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f",
                 (unsigned long long)sum.sig_valid, (unsigned long long)sum.sig_invalid,
-                (unsigned long long)sum.hostile, (unsigned long long)sum.conns_accepted,
+                (unsigned long long)sum.hostile,
+                /* read apart from wait_in, wait_out may be a step ahead */
+                (unsigned long long)(sum.wait_in > sum.wait_out ? sum.wait_in - sum.wait_out : 0),
+                (unsigned long long)sum.conns_accepted,
                 (unsigned long long)(sum.conns_accepted - sum.conns_closed),
                 (unsigned long long)sum.conns_refused, (unsigned long long)sum.tls_handshakes,
                 (unsigned long long)sum.tls_resumed, (unsigned long long)sum.tls_failures,

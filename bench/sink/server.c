@@ -136,6 +136,9 @@ static void conn_close(conn *c, int how) {
     return;
   }
   sink_worker *w = c->w;
+  if (c->state == C_HOLD || c->state == C_NEVER) {
+    SINK_INC(w->stats.wait_out);
+  }
   c->state = C_DEAD;
   hl_timer_cancel(w->loop, &c->timer);
   hl_timer_cancel(w->loop, &c->rearm_timer);
@@ -582,7 +585,9 @@ static void start_writing(conn *c) {
 
 static void delay_fire(hl_loop *loop, hl_timer *t) {
   (void)loop;
-  start_writing(HL_CONTAINER_OF(t, conn, timer));
+  conn *c = HL_CONTAINER_OF(t, conn, timer);
+  SINK_INC(c->w->stats.wait_out);
+  start_writing(c);
 }
 
 /* Stamps older than this are not a scheduled send time but a wrong field. */
@@ -739,6 +744,7 @@ static void on_request_end(conn *c) {
   }
   if (r->mode == SINK_MODE_NEVER) {
     c->state = C_NEVER;
+    SINK_INC(w->stats.wait_in);
     return;
   }
   if (r->mode == SINK_MODE_DROP) {
@@ -747,6 +753,7 @@ static void on_request_end(conn *c) {
   }
   if (r->delay_ms > 0) {
     c->state = C_HOLD;
+    SINK_INC(w->stats.wait_in);
     hl_timer_arm_in(w->loop, &c->timer, r->delay_ms, delay_fire);
     return;
   }

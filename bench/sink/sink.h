@@ -132,6 +132,11 @@ typedef struct sink_stats {
   uint64_t bytes_in;
   uint64_t bytes_out;
   uint64_t hostile; /* requests answered by a hostile mode */
+  /* Requests read whole and not answered yet (delayed or never answered):
+   * waiting = wait_in - wait_out, the in-flight deliveries a sender has
+   * here (the benchmark's concurrency scenario reads it). */
+  uint64_t wait_in;
+  uint64_t wait_out;
   uint64_t by_status[600];
   uint64_t by_route[HL_SINK_ROUTES_MAX + 1]; /* the last one: no route */
   /* --stamp-path: received - scheduled in microseconds, in hist.h's bucket

@@ -1,12 +1,14 @@
-"""hookline-sink --stamp-path: the histogram of received - scheduled that the
-benchmark uses for hookline's latency (bench/harness). Requests carry a
+"""hookline-sink's figures for the benchmark (bench/harness): the "waiting"
+gauge (requests held or never answered: a sender's in-flight deliveries),
+and --stamp-path, the histogram of received - scheduled that the
+benchmark uses for hookline's latency. Requests carry a
 scheduled time in their JSON body; the stats line's "stamp" buckets must
 count each well-stamped request once, at an age no less than how old its
 stamp was, and count every missing, malformed, future or ancient stamp as
 bad. The Python reading of the buckets (bench/harness/hist.py) is checked
 against values known in advance."""
-import json
 import os
+import socket
 import sys
 import time
 
@@ -52,6 +54,36 @@ def test_stamp_histogram():
         with hltest.Sink(d, record=False) as sink:
             post(sink.ports[0], '{"data":{"sched_ns":"1"}}')
             hltest.check("stamp" not in sink.stats(), "stamp without --stamp-path")
+
+
+def wait_for(sink, key, want, timeout_s=5):
+    give_up = time.monotonic() + timeout_s
+    while True:
+        got = sink.stats()[key]
+        if got == want or time.monotonic() > give_up:
+            return got
+        time.sleep(0.05)
+
+
+def test_waiting_gauge():
+    req = (b"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}")
+    with hltest.tempdir() as d:
+        with hltest.Sink(d, listen=["127.0.0.1:0", "127.0.0.1:0"], record=False,
+                         routes=["0:/=delay:1500", "1:/=mode:never"]) as sink:
+            held = [socket.create_connection(("127.0.0.1", sink.ports[0])) for _ in range(3)]
+            never = [socket.create_connection(("127.0.0.1", sink.ports[1])) for _ in range(2)]
+            for s in held + never:
+                s.sendall(req)
+            hltest.eq(wait_for(sink, "waiting", 5), 5, "held and never-answered requests")
+            never[0].close()
+            hltest.eq(wait_for(sink, "waiting", 4), 4, "a never-answered one closed by the client")
+            for s in held:
+                s.settimeout(5)
+                hltest.check(s.recv(100).startswith(b"HTTP/1.1 200"), "a held request answered")
+            hltest.eq(wait_for(sink, "waiting", 1), 1, "held ones answered")
+            for s in held + never[1:]:
+                s.close()
+            hltest.eq(wait_for(sink, "waiting", 0), 0, "all closed")
 
 
 def test_bad_stamp_path_is_refused():
