@@ -2,7 +2,7 @@
  * harness (bench/run). It feeds an engine's ring through libhookline's
  * public API (hookline/hookline.h), as an application would.
  *
- *   produce --ring NAME [--duration-s S | --count N] [--rate R] [--lanes K]
+ *   produce --ring NAME [--duration-s S | --count N] [--rate R] [--ramp-s S] [--lanes K]
  *           [--batch B] [--event E] [--endpoint-file F] [--pad BYTES]
  *           [--open-timeout-ms T] [--wait-stdin]
  *
@@ -19,6 +19,8 @@
  * when it is full (the engine's pace), and sched_ns is the time the batch
  * was built. With --rate R message k is due at t0 + k/R (lanes take turns);
  * a lane that is late sends at once, stamped with the time it was due.
+ * --ramp-s S raises the rate linearly from 0 to R over the first S seconds
+ * (so that the engine opens its connections gradually, as the peers do).
  * --endpoint-file lists endpoint ids, one per line: message k names id
  * k mod n (explicit routing); without it messages are routed by event.
  *
@@ -28,6 +30,7 @@
 #include <stdatomic.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,6 +54,7 @@ typedef struct options {
   double duration_s;
   uint64_t count; /* 0: until duration_s */
   double rate;
+  double ramp_s;
   uint32_t lanes;
   uint32_t batch;
   uint32_t pad;
@@ -147,6 +151,8 @@ static void parse_args(options *o, int argc, char **argv) {
       o->count = (uint64_t)parse_num(a, v, 1, 1e12);
     } else if (strcmp(a, "--rate") == 0) {
       o->rate = parse_num(a, v, 0, 1e8);
+    } else if (strcmp(a, "--ramp-s") == 0) {
+      o->ramp_s = parse_num(a, v, 0, 3600);
     } else if (strcmp(a, "--lanes") == 0) {
       o->lanes = (uint32_t)parse_num(a, v, 1, LANES_MAX);
     } else if (strcmp(a, "--batch") == 0) {
@@ -163,7 +169,8 @@ static void parse_args(options *o, int argc, char **argv) {
   }
   if (o->ring == NULL) {
     die("usage: produce --ring NAME [--duration-s S | --count N] [--rate R] [--lanes K] "
-        "[--batch B] [--event E] [--endpoint-file F] [--pad BYTES] [--open-timeout-ms T] "
+        "[--ramp-s S] [--batch B] [--event E] [--endpoint-file F] [--pad BYTES] "
+        "[--open-timeout-ms T] "
         "[--wait-stdin]",
         NULL);
   }
@@ -259,15 +266,24 @@ static void run_closed(lane *l) {
   free(shapes);
 }
 
+/* due_offset_ns: when message |k| is due, counted from t0: k / R, or on
+ * the ramp (rate R t / S for t < S, so k = R t^2 / 2S messages by t),
+ * sqrt(2 k S / R), then S / 2 + k / R. */
+static uint64_t due_offset_ns(const options *o, uint64_t k) {
+  double on_ramp = o->rate * o->ramp_s / 2;
+  double t = (double)k < on_ramp ? sqrt(2.0 * (double)k * o->ramp_s / o->rate)
+                                 : o->ramp_s / 2 + (double)k / o->rate;
+  return (uint64_t)(t * 1e9);
+}
+
 /* Fixed rate: message k (this lane's k = i, i + K, ...) is due at
- * t0 + k / R. */
+ * t0 + due_offset_ns(k). */
 static void run_paced(lane *l) {
   const options *o = l->opt;
   data_shape shape;
   shape_init(&shape, o->pad);
-  double period_ns = 1e9 / o->rate;
   for (uint64_t seq = l->index;; seq += o->lanes) {
-    uint64_t due = l->t0_mono_ns + (uint64_t)((double)seq * period_ns);
+    uint64_t due = l->t0_mono_ns + due_offset_ns(o, seq);
     if (lane_done(l, seq, due)) {
       return;
     }

@@ -48,8 +48,11 @@ class Workload:
     timeout_ms: int = 10000
     per_origin: int = 64       # connections per origin (hookline: max_connections)
     tail_s: float = 0.5        # the contender keeps going past the window
-    # Concurrency: after warmup_s, the warm-up goes on until the receiver
-    # holds ramp_inflight requests (or ramp_max_s passed), then ramp_settle_s.
+    # Concurrency: senders spread their start over ramp_s (peers: the slots'
+    # first requests; hookline: the producer's rate rises linearly); after
+    # warmup_s the warm-up goes on until the receiver holds ramp_inflight
+    # requests (or ramp_max_s passed), then ramp_settle_s.
+    ramp_s: float = 0.0
     ramp_inflight: int = 0
     ramp_max_s: float = 0.0
     ramp_settle_s: float = 0.0
@@ -192,6 +195,8 @@ def _peer_args(wl, ctx, files_dir):
              "--ca-file", ctx.certs["ca"], "--wait-stdin"]
     if wl.rate > 0:
         args += ["--rate", f"{wl.rate:.1f}"]
+    if wl.ramp_s > 0:
+        args += ["--ramp-s", f"{wl.ramp_s:.2f}"]
     return args
 
 
@@ -489,8 +494,11 @@ class Hookline(Contender):
             time.sleep(0.01)
         args = [self.producer, "--ring", ring, "--duration-s", f"{wl.duration_s:.3f}",
                 "--pad", str(self.ctx.payload.pad), "--wait-stdin"]
-        if wl.rate > 0:
-            args += ["--rate", f"{wl.rate:.1f}"]
+        rate = wl.notes.get("hookline_rate", wl.rate)
+        if rate > 0:
+            args += ["--rate", f"{rate:.1f}"]
+        if wl.ramp_s > 0:
+            args += ["--ramp-s", f"{wl.ramp_s:.2f}"]
         if rr:
             path = os.path.join(d, "endpoint-ids")
             with open(path, "w") as f:

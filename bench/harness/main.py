@@ -257,6 +257,10 @@ def main(argv=None):
         out["summary"] = report.summarize(out["runs"], order)
         text = report.table(out["summary"], out["pending"],
                             {k: v for k, v in out["cases"].items()})
+        if out.get("micro"):
+            text += "\n\n== micro-benchmarks (output in results.json, \"micro\")\n" + "\n".join(
+                f"{k:40} {v.get('seconds', '-'):>6} s  exit {v.get('exit', v.get('skipped'))}"
+                for k, v in out["micro"].items())
     except KeyboardInterrupt:
         print("\nbench/run: interrupted", file=sys.stderr)
         return 130

@@ -100,12 +100,16 @@ def concurrency(mode):
             # messages at step / 2 s, so that |step| are in flight; per-origin
             # limit enough for an even share plus slack.
             per_origin = min(64, -(-step // len(urls)) + 4)
-            # Opening thousands of TLS connections takes a while: the warm-up
-            # lasts until the receiver holds |step| requests (ramp).
+            # Thousands of TLS handshakes at once would time out on two
+            # cores: senders ramp up over step / 1,000 s (1,000 new
+            # connections a second), and the warm-up lasts until the receiver
+            # holds |step| requests.
+            ramp_s = step / 1000
             w = Workload([Group(step, urls)], warmup_s=hold_s + mode.warmup_s,
                          measure_s=max(mode.measure_s, hold_s), tail_s=mode.tail_s,
-                         timeout_ms=10000, per_origin=per_origin, ramp_inflight=step,
-                         ramp_max_s=10 + step / 250, ramp_settle_s=min(1.0, mode.warmup_s))
+                         timeout_ms=10000, per_origin=per_origin, ramp_s=ramp_s,
+                         ramp_inflight=step, ramp_max_s=2 * ramp_s + 10,
+                         ramp_settle_s=min(1.0, mode.warmup_s))
             w.notes["hookline_rate"] = step / hold_s
             w.notes["inflight_target"] = step
             w.notes["wrk_one_url_ok"] = True

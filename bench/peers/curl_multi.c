@@ -9,13 +9,15 @@
  *   curl_multi --group CONNS:URL[,URL...] | --group CONNS:@FILE  (repeatable)
  *              --body-file F --secret-file F [--sig-header H] [--sig-prefix P]
  *              [--duration-s S] [--warmup-s W] [--rate R] [--timeout-ms T]
- *              [--per-origin N] [--ca-file PEM] [--wait-stdin]
+ *              [--per-origin N] [--ramp-s S] [--ca-file PEM] [--wait-stdin]
  *
  * A group is CONNS slots sending to its URLs in turn (one URL per request,
  * round-robin), so one group with 1,000 URLs spreads the load over 1,000
  * origins and a second group can aim at a failing endpoint with its own
  * slots. Without --rate the slots are a closed loop (each sends its next
- * request when the previous one ends); with --rate R requests are scheduled
+ * request when the previous one ends; --ramp-s spreads the slots' first
+ * requests evenly over S seconds, so that thousands of connections are not
+ * all opened at once); with --rate R requests are scheduled
  * at fixed times t0 + k/R and wait for a free slot of the first group, and
  * latency counts from the scheduled time, so a stall is not hidden
  * (no coordinated omission).
@@ -95,6 +97,7 @@ typedef struct options {
   double duration_s;
   double warmup_s;
   double rate;
+  double ramp_s;
   long timeout_ms;
   long per_origin;
   const char *ca_file;
@@ -267,6 +270,8 @@ static void parse_args(peer *p, int argc, char **argv) {
       p->opt.warmup_s = parse_num(a, v, 0, 86400);
     } else if (strcmp(a, "--rate") == 0) {
       p->opt.rate = parse_num(a, v, 0, 1e8);
+    } else if (strcmp(a, "--ramp-s") == 0) {
+      p->opt.ramp_s = parse_num(a, v, 0, 3600);
     } else if (strcmp(a, "--timeout-ms") == 0) {
       p->opt.timeout_ms = (long)parse_num(a, v, 1, 3600000);
     } else if (strcmp(a, "--per-origin") == 0) {
@@ -280,7 +285,8 @@ static void parse_args(peer *p, int argc, char **argv) {
   if (p->groups_n == 0 || body_file == NULL || secret_file == NULL) {
     die("usage: curl_multi --group CONNS:URL[,URL...]|CONNS:@FILE --body-file F "
         "--secret-file F [--duration-s S] [--warmup-s W] [--rate R] [--timeout-ms T] "
-        "[--per-origin N] [--ca-file PEM] [--sig-header H] [--sig-prefix P] [--wait-stdin]",
+        "[--per-origin N] [--ramp-s S] [--ca-file PEM] [--sig-header H] [--sig-prefix P] "
+        "[--wait-stdin]",
         NULL);
   }
   if (p->opt.rate > 0 && p->groups_n != 1) {
@@ -443,6 +449,11 @@ static uint64_t sched_ns(const peer *p, uint64_t k) {
   return p->t0_ns + (uint64_t)((double)k * 1e9 / p->opt.rate);
 }
 
+/* ramp_ns: when slot |i| of a closed loop sends its first request. */
+static uint64_t ramp_ns(const peer *p, uint32_t i) {
+  return p->t0_ns + (uint64_t)(p->opt.ramp_s * 1e9 * i / p->slots_n);
+}
+
 static void arm_timer(int tfd, uint64_t at_ns) {
   struct itimerspec its = {0};
   its.it_value.tv_sec = (time_t)(at_ns / 1000000000u);
@@ -506,15 +517,14 @@ static void run(peer *p) {
   p->end_ns = p->t0_ns + (uint64_t)(p->opt.duration_s * 1e9);
   uint64_t scheduled = 0; /* --rate: requests started so far */
   uint64_t armed = 0;     /* the timer's current deadline (one syscall per change) */
-  if (p->opt.rate <= 0) {
-    for (uint32_t s = 0; s < p->slots_n; s++) {
-      start_request(p, &p->slots[s], now_ns());
-    }
-  }
+  uint32_t ramped = 0;    /* closed loop: slots started so far */
   for (;;) {
     uint64_t t = now_ns();
     if (t >= p->end_ns) {
       break;
+    }
+    while (p->opt.rate <= 0 && ramped < p->slots_n && ramp_ns(p, ramped) <= t) {
+      start_request(p, &p->slots[ramped++], t);
     }
     if (p->opt.rate > 0) {
       /* Start every request whose time has come, while slots are free;
@@ -524,7 +534,9 @@ static void run(peer *p) {
         scheduled++;
       }
     }
-    uint64_t next = p->opt.rate > 0 ? sched_ns(p, scheduled) : p->end_ns;
+    uint64_t next = p->opt.rate > 0           ? sched_ns(p, scheduled)
+                    : ramped < p->slots_n ? ramp_ns(p, ramped)
+                                          : p->end_ns;
     next = next < p->end_ns ? next : p->end_ns;
     if (next != armed) {
       arm_timer(tfd, next);

@@ -7,11 +7,12 @@
 //   node sender.js --group CONNS:URL[,URL...] | --group CONNS:@FILE  (repeatable)
 //                  --body-file F --secret-file F [--sig-header H] [--sig-prefix P]
 //                  [--duration-s S] [--warmup-s W] [--rate R] [--timeout-ms T]
-//                  [--per-origin N] [--ca-file PEM] [--wait-stdin]
+//                  [--per-origin N] [--ramp-s S] [--ca-file PEM] [--wait-stdin]
 //
 // The same options and the same JSON report as bench/peers/curl_multi.c: a
 // group is CONNS concurrent requests sending to its URLs in turn; without
-// --rate each of them sends its next request when the previous one ends;
+// --rate each of them sends its next request when the previous one ends
+// (--ramp-s spreads their first requests evenly over S seconds);
 // with --rate requests are scheduled at t0 + k/R, wait for one of the first
 // group's CONNS places if all are taken, and latency counts from the
 // scheduled time (no coordinated omission); requests due in the measured
@@ -42,7 +43,7 @@ function num(flag, s, min, max) {
 
 function parseArgs(argv) {
   const o = {
-    groups: [], durationS: 5, warmupS: 0, rate: 0, timeoutMs: 10000, perOrigin: 64,
+    groups: [], durationS: 5, warmupS: 0, rate: 0, rampS: 0, timeoutMs: 10000, perOrigin: 64,
     caFile: null, sigHeader: 'X-Webhook-Signature', sigPrefix: 'sha256=', waitStdin: false,
     bodyFile: null, secretFile: null,
   };
@@ -71,6 +72,7 @@ function parseArgs(argv) {
       case '--duration-s': o.durationS = num(a, v, 0.1, 86400); break;
       case '--warmup-s': o.warmupS = num(a, v, 0, 86400); break;
       case '--rate': o.rate = num(a, v, 0, 1e8); break;
+      case '--ramp-s': o.rampS = num(a, v, 0, 3600); break;
       case '--timeout-ms': o.timeoutMs = num(a, v, 1, 3600000); break;
       case '--per-origin': o.perOrigin = num(a, v, 1, 20000); break;
       case '--ca-file': o.caFile = v; break;
@@ -80,7 +82,7 @@ function parseArgs(argv) {
   if (o.groups.length === 0 || !o.bodyFile || !o.secretFile) {
     die('usage: sender.js --group CONNS:URL[,URL...]|CONNS:@FILE --body-file F --secret-file F '
       + '[--duration-s S] [--warmup-s W] [--rate R] [--timeout-ms T] [--per-origin N] '
-      + '[--ca-file PEM] [--sig-header H] [--sig-prefix P] [--wait-stdin]');
+      + '[--ramp-s S] [--ca-file PEM] [--sig-header H] [--sig-prefix P] [--wait-stdin]');
   }
   if (o.rate > 0 && o.groups.length !== 1) die('--rate takes exactly one --group');
   return o;
@@ -193,9 +195,13 @@ async function main() {
 
   if (o.rate <= 0) {
     const loops = [];
+    const total = o.groups.reduce((n, g) => n + g.conns, 0);
+    let slot = 0;
     for (const g of o.groups) {
-      for (let i = 0; i < g.conns; i++) {
+      for (let i = 0; i < g.conns; i++, slot++) {
+        const delayMs = (o.rampS * 1000 * slot) / total;
         loops.push((async () => {
+          if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
           while (nowNs() < endNs) await deliver(g, nowNs());
         })());
       }
