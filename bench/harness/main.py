@@ -126,7 +126,7 @@ def parse(argv):
     ap.add_argument("--micro", action="store_true",
                     help="also run the micro-benchmarks (bench/*_bench) and keep their output")
     ap.add_argument("--nginx", action="store_true",
-                    help="also run the steady scenario against nginx")
+                    help="also run the steady scenario against nginx (full runs always do)")
     ap.add_argument("--receiver", choices=("auto", "sink", "nginx"), default="auto",
                     help="auto: hookline-sink when built, else nginx")
     ap.add_argument("--no-setup", action="store_true",
