@@ -25,7 +25,6 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from . import procstat
 
 ERROR_CLASSES = ("connect", "tls", "timeout", "io", "status", "other")
 
@@ -493,7 +492,8 @@ class Hookline(Contender):
                                      f"(log: {_tail(log.name, 300)})")
             time.sleep(0.01)
         args = [self.producer, "--ring", ring, "--duration-s", f"{wl.duration_s:.3f}",
-                "--pad", str(self.ctx.payload.pad), "--wait-stdin"]
+                "--pad", str(self.ctx.payload.pad), "--wait-stdin",
+                "--lanes", str(wl.notes.get("producer_lanes", 1))]
         rate = wl.notes.get("hookline_rate", wl.rate)
         if rate > 0:
             args += ["--rate", f"{rate:.1f}"]

@@ -249,7 +249,7 @@ def main(argv=None):
             else:
                 out["pending"][name] = why
                 progress.done(f"{name}: not run: {why}")
-        order = [c.name for c in active] + [n for n in out["pending"]]
+        order = [c.name for c in active]
         if args.micro:
             out["micro"] = micro.run(args.build_dir, SOURCE, mode_name, progress)
         for scen in chosen:
@@ -280,7 +280,7 @@ def main(argv=None):
         f.write(svg.render(out["summary"], order, "hookline vs peers",
                            f"{out['started']} - {m['nproc']} x {m['cpu_model']} - kernel "
                            f"{m['kernel']} - {mode_name} - receiver {out['receiver']} "
-                           f"(shared machine)"))
+                           f"(shared machine)", pending=out["pending"]))
     print(header + "\n" + text)
     print(f"\nresults: {results_dir}/results.json, table.txt, plot.svg "
           f"({out['elapsed_s']:.0f} s)")

@@ -112,6 +112,9 @@ def concurrency(mode):
                          ramp_inflight=step, ramp_max_s=2 * ramp_s + 10,
                          ramp_settle_s=min(1.0, mode.warmup_s))
             w.notes["hookline_rate"] = step / hold_s
+            # A cursor keeps at most HL_RING_LANE_INFLIGHT_DEFAULT (4,096)
+            # records of one lane unreleased: more in flight need more lanes.
+            w.notes["producer_lanes"] = min(16, -(-step // 3000))
             w.notes["inflight_target"] = step
             w.notes["wrk_one_url_ok"] = True
             return w

@@ -31,7 +31,7 @@ def _us(v):
     return f"{v:.0f} us"
 
 
-def throughput_panel(summary, order, x0, y0, width):
+def throughput_panel(summary, order, pending, x0, y0, width):
     """Returns (svg parts, height)."""
     parts = [_text(x0, y0 + 16, "Deliveries per second (median of rounds; each case on its "
                    "own scale)", 15, weight="bold")]
@@ -52,6 +52,12 @@ def throughput_panel(summary, order, x0, y0, width):
             parts.append(_text(x0 + label_w - 6, y + bar_h - 3, name, 11, anchor="end"))
             parts.append(_text(x0 + label_w + w + 5, y + bar_h - 3, _si(v), 11))
             y += bar_h + gap
+        for name in pending:
+            parts.append(_text(x0 + label_w - 6, y + bar_h - 3, name, 11, anchor="end",
+                               fill="#999"))
+            parts.append(_text(x0 + label_w, y + bar_h - 3, "pending (not measured)", 11,
+                               fill="#999"))
+            y += bar_h + gap
         y += 10
     return parts, y - y0
 
@@ -59,7 +65,7 @@ def throughput_panel(summary, order, x0, y0, width):
 def latency_panel(title, lat, order, x0, y0, w, h):
     """Percentile lines, log-scale y. |lat| maps contender -> {pct: us}."""
     parts = [_text(x0, y0 + 14, title, 13, weight="bold")]
-    px0, py0, pw, ph = x0 + 60, y0 + 28, w - 80, h - 60
+    px0, py0, pw, ph = x0 + 60, y0 + 28, w - 80, h - 75
     vals = [v for d in lat.values() for v in d.values() if v]
     if not vals:
         parts.append(_text(px0, py0 + 20, "no latency measured", 12))
@@ -85,7 +91,7 @@ def latency_panel(title, lat, order, x0, y0, w, h):
     step = pw / (len(PCTS) - 1)
     for i, p in enumerate(PCTS):
         parts.append(_text(px0 + i * step, py0 + ph + 15, p, 10, anchor="middle"))
-    ly = py0 + 4
+    lx = px0
     for name in order:
         if name not in lat:
             continue
@@ -98,22 +104,24 @@ def latency_panel(title, lat, order, x0, y0, w, h):
                      % (c, " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)))
         for x, y in pts:
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{c}"/>')
-        parts.append(f'<rect x="{px0 + 8}" y="{ly + 2}" width="10" height="10" fill="{c}"/>')
-        parts.append(_text(px0 + 22, ly + 11, name, 10))
-        ly += 14
+        # The legend runs under the axis, where no line can cover it.
+        ly = py0 + ph + 22
+        parts.append(f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{c}"/>')
+        parts.append(_text(lx + 14, ly + 9, name, 10))
+        lx += 24 + 7 * len(name)
     return parts
 
 
-def render(summary, order, title, subtitle):
+def render(summary, order, title, subtitle, pending=()):
     width = 900
     parts = [_text(20, 26, title, 17, weight="bold"), _text(20, 44, subtitle, 11, fill="#555")]
-    tp, th = throughput_panel(summary, order, 20, 56, width - 40)
+    tp, th = throughput_panel(summary, order, list(pending), 20, 56, width - 40)
     parts += tp
     y = 56 + th + 10
     lat_cases = [(c, t) for c, t in (("latency", "Latency at a fixed rate (percentiles)"),
                                      ("steady", "Latency, steady closed loop"))
                  if c in summary]
-    ph = 260
+    ph = 280
     if lat_cases:
         w = (width - 40) // len(lat_cases)
         for i, (case, t) in enumerate(lat_cases):
