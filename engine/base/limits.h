@@ -88,6 +88,15 @@
 #define HL_DNS_CACHE_ENTRIES_MAX 4096
 #define HL_DNS_NEGATIVE_TTL_S 30
 #define HL_DNS_TTL_MAX_S 3600
+/* Requests waiting for a connection of one origin (FIFO, deadline running). */
+#define HL_POOL_WAITERS_PER_ORIGIN_MAX 4096
+/* Addresses of one name the client tries in turn when connecting. */
+#define HL_CONN_ADDRS_MAX 8
+/* A request head the client writes from a header list (a caller may pass
+ * a head it rendered itself instead, of any length). */
+#define HL_HTTP_REQUEST_HEAD_BYTES_MAX 8192
+/* Requests in flight in one client (one worker loop). */
+#define HL_CLIENT_REQUESTS_MAX 32768
 /* Ranges an operator may exempt from the SSRF guard (--allow-network). */
 #define HL_NETPOLICY_ALLOW_MAX 32
 
@@ -138,6 +147,8 @@ _Static_assert((HL_RECV_BUFS & (HL_RECV_BUFS - 1)) == 0 &&
                    HL_RECV_BUFS <= HL_LOOP_BUF_RING_ENTRIES_MAX,
                "a buffer ring holds a power of two of buffers");
 _Static_assert(HL_CONNS_MAX <= HL_LOOP_SLOTS_MAX, "every connection fits a slot table");
+_Static_assert(HL_CLIENT_REQUESTS_MAX <= HL_LOOP_SLOTS_MAX, "request ids are 32-bit slots");
+_Static_assert(HL_POOL_WAITERS_PER_ORIGIN_MAX <= HL_CLIENT_REQUESTS_MAX, "waiters are requests");
 
 /* The limits a running engine enforces; defaults from the macros above,
  * overridable from configuration. */
