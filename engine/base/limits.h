@@ -100,6 +100,15 @@
 /* Ranges an operator may exempt from the SSRF guard (--allow-network). */
 #define HL_NETPOLICY_ALLOW_MAX 32
 
+/* --- TLS --- */
+/* A connection's ciphertext output buffer, allocated while ciphertext waits
+ * to be sent and freed when all of it has gone: it holds one full record
+ * (16 KiB + overhead) plus a handshake flight. */
+#define HL_TLS_OUT_BYTES (32 * 1024)
+/* Sessions (tickets) kept per origin for resumption; a TLS 1.3 server sends
+ * two per connection and each is used once. */
+#define HL_TLS_SESSIONS_PER_ORIGIN 4
+
 /* --- io_uring loop --- */
 #define HL_LOOP_ENTRIES 4096
 /* The CQ ring is larger than the SQ so that a burst of completions from many
@@ -149,6 +158,7 @@ _Static_assert((HL_RECV_BUFS & (HL_RECV_BUFS - 1)) == 0 &&
 _Static_assert(HL_CONNS_MAX <= HL_LOOP_SLOTS_MAX, "every connection fits a slot table");
 _Static_assert(HL_CLIENT_REQUESTS_MAX <= HL_LOOP_SLOTS_MAX, "request ids are 32-bit slots");
 _Static_assert(HL_POOL_WAITERS_PER_ORIGIN_MAX <= HL_CLIENT_REQUESTS_MAX, "waiters are requests");
+_Static_assert(HL_TLS_OUT_BYTES >= 16384 + 2048, "the TLS output buffer holds a full record");
 
 /* The limits a running engine enforces; defaults from the macros above,
  * overridable from configuration. */
