@@ -1,0 +1,565 @@
+/* conn: outgoing connections on the io_uring loop (see conn.h). */
+#include "io/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/assert.h"
+#include "base/buf.h"
+
+enum { OP_CONNECT, OP_SEND, OP_RECV, OP_COUNT };
+
+typedef struct conn {
+  int fd;
+  uint8_t state;      /* hl_conn_state; written only by conn_transition */
+  bool timed_out;     /* the deadline fired while a connect was in flight */
+  bool sending;       /* one send in flight at most */
+  bool in_callback;   /* an owner callback is running for this conn */
+  uint32_t addr_i;    /* address being tried */
+  hl_conn_target t;   /* while connecting and handshaking */
+  hl_neterr last_cls; /* the last address's failure, reported if none is left */
+  int last_errno;
+  struct msghdr msg;
+  struct iovec iov[2];
+  uint64_t t_open, t_connected, t_ready; /* loop clock, ns */
+  hl_timer deadline; /* connect or handshake */
+  hl_timer rearm;    /* multishot receive re-arm when buffers ran out */
+  struct hl_conns *m;
+} conn;
+
+struct hl_conns {
+  hl_loop *loop;
+  hl_slots slots;
+  uint8_t op;
+  hl_conn_callbacks cb;
+  void *ctx;
+  conn *c;
+  hl_err scratch_err;
+  hl_conns_stats st;
+};
+
+/* --- names and the transition table ----------------------------------------------- */
+
+static const char *const neterr_names[HL_NETERR_COUNT_] = {
+    [HL_NETERR_OK] = "ok",
+    [HL_NETERR_DNS_NXDOMAIN] = "dns_nxdomain",
+    [HL_NETERR_DNS_TIMEOUT] = "dns_timeout",
+    [HL_NETERR_DNS_ERROR] = "dns_error",
+    [HL_NETERR_POLICY_REFUSED] = "policy_refused",
+    [HL_NETERR_CONNECT_REFUSED] = "connect_refused",
+    [HL_NETERR_CONNECT_TIMEOUT] = "connect_timeout",
+    [HL_NETERR_CONNECT_ERROR] = "connect_error",
+    [HL_NETERR_TLS_CERTIFICATE] = "tls_certificate",
+    [HL_NETERR_TLS_HANDSHAKE] = "tls_handshake",
+    [HL_NETERR_TLS_ALERT] = "tls_alert",
+    [HL_NETERR_TLS_TIMEOUT] = "tls_timeout",
+    [HL_NETERR_WRITE_ERROR] = "write_error",
+    [HL_NETERR_RESPONSE_TIMEOUT] = "response_timeout",
+    [HL_NETERR_REQUEST_TIMEOUT] = "request_timeout",
+    [HL_NETERR_PROTOCOL_ERROR] = "protocol_error",
+    [HL_NETERR_BODY_TOO_LARGE] = "body_too_large",
+    [HL_NETERR_CLOSED_EARLY] = "closed_early",
+    [HL_NETERR_POOL_FULL] = "pool_full",
+    [HL_NETERR_CLIENT_BUSY] = "client_busy",
+    [HL_NETERR_CANCELED] = "canceled",
+};
+
+const char *hl_neterr_name(hl_neterr e) {
+  return (unsigned)e < HL_NETERR_COUNT_ ? neterr_names[e] : "unknown";
+}
+
+static const char *const state_names[HL_CONN_STATE_COUNT_] = {
+    "free", "connecting", "handshake", "ready", "busy", "closed",
+};
+
+const char *hl_conn_state_name(hl_conn_state s) {
+  return (unsigned)s < HL_CONN_STATE_COUNT_ ? state_names[s] : "unknown";
+}
+
+#define X HL_CONN_STATE_COUNT_
+/* next[state][event]; X = illegal. */
+static const uint8_t next_state[HL_CONN_STATE_COUNT_][HL_CONN_EVENT_COUNT_] = {
+    /*                  OPEN             NEXT_ADDR        CONNECTED        CONNECTED_PLAIN HANDSHAKEN     START          FINISH          CLOSE           FREED */
+    [HL_CONN_FREE] = {HL_CONN_CONNECTING, X, X, X, X, X, X, X, X},
+    [HL_CONN_CONNECTING] = {X, HL_CONN_CONNECTING, HL_CONN_HANDSHAKE, HL_CONN_READY, X, X, X,
+                            HL_CONN_CLOSED, X},
+    [HL_CONN_HANDSHAKE] = {X, X, X, X, HL_CONN_READY, X, X, HL_CONN_CLOSED, X},
+    [HL_CONN_READY] = {X, X, X, X, X, HL_CONN_BUSY, X, HL_CONN_CLOSED, X},
+    [HL_CONN_BUSY] = {X, X, X, X, X, X, HL_CONN_READY, HL_CONN_CLOSED, X},
+    [HL_CONN_CLOSED] = {X, X, X, X, X, X, X, X, HL_CONN_FREE},
+};
+#undef X
+
+hl_conn_state hl_conn_next(hl_conn_state s, hl_conn_event e) {
+  if ((unsigned)s >= HL_CONN_STATE_COUNT_ || (unsigned)e >= HL_CONN_EVENT_COUNT_) {
+    return HL_CONN_STATE_COUNT_;
+  }
+  return (hl_conn_state)next_state[s][e];
+}
+
+/* conn_transition is the only writer of c->state. */
+static void conn_transition(conn *c, hl_conn_event e) {
+  hl_conn_state n = hl_conn_next((hl_conn_state)c->state, e);
+  HL_ASSERT(n != HL_CONN_STATE_COUNT_);
+  c->state = (uint8_t)n;
+}
+
+/* --- helpers ----------------------------------------------------------------- */
+
+static uint32_t conn_id(const hl_conns *m, const conn *c) {
+  return (uint32_t)(c - m->c);
+}
+
+static uint64_t conn_ud(hl_conns *m, conn *c, unsigned kind) {
+  return hl_slots_ud(&m->slots, (uint8_t)(m->op + kind), conn_id(m, c));
+}
+
+static socklen_t addr_len(const struct sockaddr_storage *a) {
+  return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* addr_text writes "1.2.3.4:443" or "[::1]:443". */
+static void addr_text(const struct sockaddr_storage *a, hl_buf *out) {
+  char ip[INET6_ADDRSTRLEN];
+  uint16_t port;
+  if (a->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a;
+    inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+    port = ntohs(s6->sin6_port);
+    hl_buf_printf(out, "[%s]:%u", ip, port);
+  } else {
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)a;
+    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+    port = ntohs(s4->sin_port);
+    hl_buf_printf(out, "%s:%u", ip, port);
+  }
+}
+
+static void conn_free_slot(void *ctx, uint32_t slot) {
+  hl_conns *m = ctx;
+  conn *c = &m->c[slot];
+  conn_transition(c, HL_CONN_EV_FREED);
+}
+
+/* conn_teardown closes in the loop's order: timers, the fd's ops, the fd,
+ * the slot. The slot (and so the send buffers the kernel may still read)
+ * is reused only once the last completion is in. */
+static void conn_teardown(hl_conns *m, conn *c) {
+  conn_transition(c, HL_CONN_EV_CLOSE);
+  hl_timer_cancel(m->loop, &c->deadline);
+  hl_timer_cancel(m->loop, &c->rearm);
+  if (c->fd >= 0) {
+    (void)hl_loop_cancel_fd(m->loop, c->fd);
+    (void)hl_loop_close(m->loop, HL_UD_NONE, c->fd);
+    c->fd = -1;
+  }
+  m->st.closed++;
+  m->st.live--;
+  hl_slots_release(&m->slots, conn_id(m, c));
+}
+
+/* conn_end tells the owner and closes. */
+static void conn_end(hl_conns *m, conn *c, hl_neterr cls, int sys_errno, bool eof,
+                     bool write_side, const hl_err *detail) {
+  hl_conn_end end = {.cls = cls, .sys_errno = sys_errno, .eof = eof, .write_side = write_side};
+  if (detail != NULL) {
+    end.detail = *detail;
+  }
+  c->in_callback = true;
+  m->cb.on_end(m->ctx, conn_id(m, c), &end);
+  c->in_callback = false;
+  conn_teardown(m, c);
+}
+
+static hl_neterr connect_class(int res, bool timed_out) {
+  if (timed_out) {
+    return HL_NETERR_CONNECT_TIMEOUT;
+  }
+  if (res == -ECONNREFUSED) {
+    return HL_NETERR_CONNECT_REFUSED;
+  }
+  if (res == -ETIMEDOUT) {
+    return HL_NETERR_CONNECT_TIMEOUT;
+  }
+  return HL_NETERR_CONNECT_ERROR;
+}
+
+static void conn_fail_detail(hl_conns *m, conn *c, hl_err *err) {
+  char text[80];
+  hl_buf b;
+  hl_buf_init(&b, text, sizeof(text));
+  addr_text(&c->t.addrs[c->addr_i], &b);
+  const char *a = hl_buf_cstr(&b);
+  (void)m;
+  switch (c->last_cls) {
+  case HL_NETERR_CONNECT_TIMEOUT:
+    hl_err_set(err, "connect to %s: no answer within connect_timeout_ms (%u ms)", a,
+               c->t.connect_timeout_ms);
+    break;
+  case HL_NETERR_CONNECT_REFUSED:
+    hl_err_set(err, "connect to %s: refused (nothing listens on that port)", a);
+    break;
+  default:
+    hl_err_set(err, "connect to %s: %s", a, strerror(c->last_errno));
+    break;
+  }
+}
+
+/* --- connecting ------------------------------------------------------------------ */
+
+static void deadline_fired(hl_loop *loop, hl_timer *t);
+
+/* try_connect starts a connect to the next address the policy allows.
+ * Returns 0 (a connect is in flight) or -1 when no address is left, with
+ * |err| describing the last failure. */
+static int try_connect(hl_conns *m, conn *c, hl_err *err) {
+  for (; c->addr_i < c->t.addrs_len; c->addr_i++) {
+    const struct sockaddr_storage *a = &c->t.addrs[c->addr_i];
+    if (c->t.policy != NULL &&
+        hl_netpolicy_check_addr(c->t.policy, (const struct sockaddr *)a, err) != 0) {
+      m->st.policy_refused++;
+      c->last_cls = HL_NETERR_POLICY_REFUSED;
+      continue;
+    }
+    int fd = socket(a->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      c->last_cls = HL_NETERR_CONNECT_ERROR;
+      c->last_errno = errno;
+      hl_err_set(err, "socket: %s", strerror(errno));
+      continue;
+    }
+    /* Requests are small and latency matters more than segment count. */
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int r = hl_loop_connect(m->loop, conn_ud(m, c, OP_CONNECT), fd, (const struct sockaddr *)a,
+                            addr_len(a), 0);
+    if (r != 0) {
+      close(fd);
+      c->last_cls = HL_NETERR_CONNECT_ERROR;
+      c->last_errno = -r;
+      hl_err_set(err, "connect: the event loop refused the submission: %s", strerror(-r));
+      continue;
+    }
+    c->fd = fd;
+    c->timed_out = false;
+    m->st.connects++;
+    if (c->t.connect_timeout_ms > 0) {
+      hl_timer_arm_in(m->loop, &c->deadline, c->t.connect_timeout_ms, deadline_fired);
+    }
+    return 0;
+  }
+  return -1;
+}
+
+static void recv_arm(hl_conns *m, conn *c);
+
+static void rearm_fired(hl_loop *loop, hl_timer *t) {
+  (void)loop;
+  conn *c = HL_CONTAINER_OF(t, conn, rearm);
+  recv_arm(c->m, c);
+}
+
+static void recv_arm(hl_conns *m, conn *c) {
+  if (hl_loop_bufs_free(m->loop) == 0) {
+    hl_timer_arm_in(m->loop, &c->rearm, 1, rearm_fired);
+    return;
+  }
+  int r = hl_loop_recv_multishot(m->loop, conn_ud(m, c, OP_RECV), c->fd);
+  if (r != 0) {
+    /* -EBUSY: the SQ is backed up; try again shortly rather than lose the
+     * connection. Anything else is a broken loop. */
+    HL_ASSERT(r == -EBUSY);
+    hl_timer_arm_in(m->loop, &c->rearm, 1, rearm_fired);
+    return;
+  }
+  m->st.recv_rearms++;
+}
+
+static void on_connect(hl_conns *m, conn *c, int res) {
+  hl_timer_cancel(m->loop, &c->deadline);
+  if (res < 0) {
+    c->last_cls = connect_class(res, c->timed_out);
+    c->last_errno = -res;
+    conn_fail_detail(m, c, &m->scratch_err);
+    (void)hl_loop_close(m->loop, HL_UD_NONE, c->fd);
+    c->fd = -1;
+    c->addr_i++;
+    conn_transition(c, HL_CONN_EV_NEXT_ADDR);
+    if (try_connect(m, c, &m->scratch_err) != 0) {
+      hl_err e = m->scratch_err;
+      conn_end(m, c, c->last_cls, c->last_errno, false, false, &e);
+    }
+    return;
+  }
+  m->st.connected++;
+  c->t_connected = hl_loop_now_ns(m->loop);
+  recv_arm(m, c);
+  /* TLS connections are refused at open until the TLS module lands. */
+  HL_ASSERT(c->t.tls == NULL);
+  conn_transition(c, HL_CONN_EV_CONNECTED_PLAIN);
+  c->t_ready = c->t_connected;
+  m->cb.on_ready(m->ctx, conn_id(m, c));
+}
+
+static void deadline_fired(hl_loop *loop, hl_timer *t) {
+  (void)loop;
+  conn *c = HL_CONTAINER_OF(t, conn, deadline);
+  hl_conns *m = c->m;
+  if (c->state == HL_CONN_CONNECTING) {
+    /* The connect's -ECANCELED completion reports it as a timeout. */
+    c->timed_out = true;
+    (void)hl_loop_cancel(m->loop, conn_ud(m, c, OP_CONNECT));
+    return;
+  }
+  HL_ASSERT(c->state == HL_CONN_HANDSHAKE);
+  hl_err e;
+  hl_err_set(&e, "TLS handshake with %s did not finish within tls_handshake_timeout_ms (%u ms)",
+             c->t.server_name != NULL ? c->t.server_name : "the server",
+             c->t.tls_handshake_timeout_ms);
+  conn_end(m, c, HL_NETERR_TLS_TIMEOUT, 0, false, false, &e);
+}
+
+/* --- receiving and sending ---------------------------------------------------------- */
+
+/* deliver hands plaintext to the owner; returns false if the owner closed
+ * the connection from inside the callback. */
+static bool deliver(hl_conns *m, conn *c, const char *p, size_t n) {
+  uint32_t id = conn_id(m, c);
+  uint32_t gen = hl_slots_gen(&m->slots, id);
+  c->in_callback = true;
+  m->cb.on_data(m->ctx, id, p, n);
+  c->in_callback = false;
+  return hl_slots_gen(&m->slots, id) == gen && c->state != HL_CONN_CLOSED &&
+         c->state != HL_CONN_FREE;
+}
+
+static void on_recv(hl_conns *m, conn *c, const hl_loop_cqe *cq) {
+  if (cq->buf != NULL) {
+    bool alive = deliver(m, c, cq->buf, (size_t)cq->res);
+    hl_loop_buf_release(m->loop, cq->buf_id);
+    if (!alive) {
+      return;
+    }
+  }
+  if (cq->more) {
+    return;
+  }
+  if (cq->res > 0 || cq->res == -ENOBUFS) {
+    recv_arm(m, c);
+    return;
+  }
+  hl_err e;
+  if (cq->res == 0) {
+    hl_err_set(&e, "the server closed the connection");
+    conn_end(m, c, HL_NETERR_CLOSED_EARLY, 0, true, false, &e);
+  } else {
+    hl_err_set(&e, "receive failed: %s", strerror(-cq->res));
+    conn_end(m, c, HL_NETERR_CLOSED_EARLY, -cq->res, false, false, &e);
+  }
+}
+
+static int send_submit(hl_conns *m, conn *c) {
+  c->msg.msg_iov = c->iov;
+  c->msg.msg_iovlen = 2;
+  if (c->iov[0].iov_len == 0) {
+    c->msg.msg_iov = &c->iov[1];
+    c->msg.msg_iovlen = 1;
+  }
+  int r = hl_loop_sendmsg(m->loop, conn_ud(m, c, OP_SEND), c->fd, &c->msg, MSG_WAITALL);
+  if (r == 0) {
+    m->st.sends++;
+    c->sending = true;
+  }
+  return r;
+}
+
+static void on_send(hl_conns *m, conn *c, int res) {
+  c->sending = false;
+  if (res < 0) {
+    hl_err e;
+    hl_err_set(&e, "sending the request failed: %s", strerror(-res));
+    conn_end(m, c, HL_NETERR_WRITE_ERROR, -res, false, true, &e);
+    return;
+  }
+  size_t n = (size_t)res;
+  for (int i = 0; i < 2 && n > 0; i++) {
+    size_t k = n < c->iov[i].iov_len ? n : c->iov[i].iov_len;
+    c->iov[i].iov_base = (char *)c->iov[i].iov_base + k;
+    c->iov[i].iov_len -= k;
+    n -= k;
+  }
+  if (c->iov[0].iov_len + c->iov[1].iov_len > 0) {
+    /* Short despite MSG_WAITALL (a signal, or the socket shut down under
+     * us): send the rest. */
+    int r = send_submit(m, c);
+    if (r != 0) {
+      hl_err e;
+      hl_err_set(&e, "sending the request failed: the event loop refused: %s", strerror(-r));
+      conn_end(m, c, HL_NETERR_WRITE_ERROR, -r, false, true, &e);
+    }
+    return;
+  }
+  m->cb.on_sent(m->ctx, conn_id(m, c));
+}
+
+static void conn_handler(hl_loop *loop, void *ctx, const hl_loop_cqe *cq) {
+  (void)loop;
+  hl_conns *m = ctx;
+  conn *c = &m->c[cq->slot];
+  switch (cq->kind) {
+  case OP_CONNECT:
+    on_connect(m, c, cq->res);
+    return;
+  case OP_SEND:
+    on_send(m, c, cq->res);
+    return;
+  case OP_RECV:
+    on_recv(m, c, cq);
+    return;
+  default:
+    HL_UNREACHABLE();
+  }
+}
+
+/* --- public ---------------------------------------------------------------------- */
+
+int hl_conns_new(hl_loop *loop, const hl_conns_options *opts, hl_conns **out, hl_err *err) {
+  *out = NULL;
+  if (opts->conns_max == 0 || opts->conns_max > HL_CONNS_MAX) {
+    return hl_err_fail(err, -EINVAL, "conns_max must be 1..%u, not %u", HL_CONNS_MAX,
+                       opts->conns_max);
+  }
+  if (opts->cb.on_ready == NULL || opts->cb.on_sent == NULL || opts->cb.on_data == NULL ||
+      opts->cb.on_end == NULL) {
+    return hl_err_fail(err, -EINVAL, "conn: every callback must be set");
+  }
+  hl_conns *m = calloc(1, sizeof(*m));
+  if (m == NULL) {
+    return hl_err_fail(err, -ENOMEM, "conn: out of memory");
+  }
+  m->loop = loop;
+  m->cb = opts->cb;
+  m->ctx = opts->ctx;
+  m->c = calloc(opts->conns_max, sizeof(*m->c));
+  int r = m->c == NULL ? -ENOMEM : hl_slots_init(&m->slots, opts->conns_max, conn_free_slot, m);
+  if (r == 0) {
+    hl_loop_ops ops = {.name = "conn", .count = OP_COUNT, .handler = conn_handler, .ctx = m,
+                       .slots = &m->slots};
+    r = hl_loop_register_ops(loop, &ops, &m->op);
+  }
+  if (r != 0) {
+    hl_slots_cleanup(&m->slots);
+    free(m->c);
+    free(m);
+    return hl_err_fail(err, r, "conn: cannot set up %u connections: %s", opts->conns_max,
+                       strerror(-r));
+  }
+  for (uint32_t i = 0; i < opts->conns_max; i++) {
+    m->c[i].fd = -1;
+    m->c[i].m = m;
+  }
+  *out = m;
+  return 0;
+}
+
+void hl_conns_free(hl_conns *m) {
+  if (m == NULL) {
+    return;
+  }
+  hl_slots_cleanup(&m->slots);
+  free(m->c);
+  free(m);
+}
+
+int hl_conn_open(hl_conns *m, const hl_conn_target *t, uint32_t *id, hl_err *err) {
+  if (t->addrs_len == 0 || t->addrs_len > HL_CONN_ADDRS_MAX) {
+    return hl_err_fail(err, -EINVAL, "conn: %u addresses given, 1..%u allowed", t->addrs_len,
+                       HL_CONN_ADDRS_MAX);
+  }
+  if (t->tls != NULL) {
+    return hl_err_fail(err, -EPROTONOSUPPORT, "conn: TLS is not available in this build");
+  }
+  uint32_t slot;
+  if (hl_slots_acquire(&m->slots, &slot) != 0) {
+    m->st.exhausted++;
+    return hl_err_fail(err, -ENOSPC,
+                       "conn: all %u connections are in use (conns_max); the request was refused",
+                       m->slots.cap);
+  }
+  conn *c = &m->c[slot];
+  hl_timer_init(&c->deadline);
+  hl_timer_init(&c->rearm);
+  c->fd = -1;
+  c->t = *t;
+  c->addr_i = 0;
+  c->sending = false;
+  c->in_callback = false;
+  c->last_cls = HL_NETERR_OK;
+  c->last_errno = 0;
+  c->t_open = hl_loop_now_ns(m->loop);
+  c->t_connected = c->t_ready = 0;
+  conn_transition(c, HL_CONN_EV_OPEN);
+  m->st.opened++;
+  m->st.live++;
+  if (try_connect(m, c, err) != 0) {
+    /* Nothing was submitted: the slot goes straight back. */
+    int code = c->last_cls == HL_NETERR_POLICY_REFUSED ? -EACCES : -(c->last_errno ?: EIO);
+    conn_transition(c, HL_CONN_EV_CLOSE);
+    m->st.live--;
+    hl_slots_release(&m->slots, slot);
+    return code;
+  }
+  *id = slot;
+  return 0;
+}
+
+int hl_conn_send(hl_conns *m, uint32_t id, const struct iovec iov[2]) {
+  conn *c = &m->c[id];
+  HL_ASSERT(c->state == HL_CONN_READY && !c->sending);
+  c->iov[0] = iov[0];
+  c->iov[1] = iov[1];
+  int r = send_submit(m, c);
+  if (r == 0) {
+    conn_transition(c, HL_CONN_EV_START);
+  }
+  return r;
+}
+
+void hl_conn_finish(hl_conns *m, uint32_t id) {
+  conn *c = &m->c[id];
+  HL_ASSERT(!c->sending);
+  conn_transition(c, HL_CONN_EV_FINISH);
+}
+
+void hl_conn_close(hl_conns *m, uint32_t id) {
+  conn *c = &m->c[id];
+  HL_ASSERT(c->state != HL_CONN_FREE && c->state != HL_CONN_CLOSED);
+  conn_teardown(m, c);
+}
+
+hl_conn_state hl_conn_state_of(const hl_conns *m, uint32_t id) {
+  return (hl_conn_state)m->c[id].state;
+}
+
+void hl_conn_times(const hl_conns *m, uint32_t id, uint64_t *open_ns, uint64_t *connected_ns,
+                   uint64_t *ready_ns) {
+  const conn *c = &m->c[id];
+  *open_ns = c->t_open;
+  *connected_ns = c->t_connected;
+  *ready_ns = c->t_ready;
+}
+
+bool hl_conn_resumed(const hl_conns *m, uint32_t id) {
+  (void)m;
+  (void)id;
+  return false;
+}
+
+void hl_conns_stats_get(const hl_conns *m, hl_conns_stats *out) {
+  *out = m->st;
+}
