@@ -11,15 +11,22 @@
 
 #include "base/assert.h"
 #include "base/buf.h"
+#include "io/tls.h"
 
 enum { OP_CONNECT, OP_SEND, OP_RECV, OP_COUNT };
 
 typedef struct conn {
+  hl_tls tls; /* zeroed for plain TCP */
   int fd;
   uint8_t state;      /* hl_conn_state; written only by conn_transition */
   bool timed_out;     /* the deadline fired while a connect was in flight */
   bool sending;       /* one send in flight at most */
   bool in_callback;   /* an owner callback is running for this conn */
+  bool is_tls;
+  bool req_pending;   /* a request is being written (plaintext or ciphertext left) */
+  bool hs_want_write; /* the handshake waits for the output buffer to drain */
+  bool held;          /* a received buffer is still lent to TLS (held_id) */
+  uint16_t held_id;
   uint32_t addr_i;    /* address being tried */
   hl_conn_target t;   /* while connecting and handshaking */
   hl_neterr last_cls; /* the last address's failure, reported if none is left */
@@ -41,6 +48,10 @@ struct hl_conns {
   conn *c;
   hl_err scratch_err;
   hl_conns_stats st;
+  /* Plaintext out of TLS, and a request gathered into one record: used
+   * within one call, so one per loop is enough. */
+  char plain[HL_RECV_BUF_BYTES];
+  char gather[16384];
 };
 
 /* --- names and the transition table ----------------------------------------------- */
@@ -143,6 +154,10 @@ static void addr_text(const struct sockaddr_storage *a, hl_buf *out) {
 static void conn_free_slot(void *ctx, uint32_t slot) {
   hl_conns *m = ctx;
   conn *c = &m->c[slot];
+  /* Only now: an in-flight send may have been reading TLS's output buffer
+   * until its final completion. */
+  hl_tls_cleanup(&c->tls);
+  memset(&c->tls, 0, sizeof(c->tls));
   conn_transition(c, HL_CONN_EV_FREED);
 }
 
@@ -153,6 +168,14 @@ static void conn_teardown(hl_conns *m, conn *c) {
   conn_transition(c, HL_CONN_EV_CLOSE);
   hl_timer_cancel(m->loop, &c->deadline);
   hl_timer_cancel(m->loop, &c->rearm);
+  if (c->held) {
+    hl_loop_buf_release(m->loop, c->held_id);
+    c->held = false;
+  }
+  if (c->is_tls) {
+    /* The origin's store may be recycled before the slot is freed. */
+    hl_tls_set_sessions(&c->tls, NULL);
+  }
   if (c->fd >= 0) {
     (void)hl_loop_cancel_fd(m->loop, c->fd);
     (void)hl_loop_close(m->loop, HL_UD_NONE, c->fd);
@@ -280,6 +303,193 @@ static void recv_arm(hl_conns *m, conn *c) {
   m->st.recv_rearms++;
 }
 
+/* --- TLS ------------------------------------------------------------------------- */
+
+static hl_neterr tls_class(const hl_tls *t) {
+  switch (hl_tls_failure(t)) {
+  case HL_TLS_FAIL_CERTIFICATE:
+    return HL_NETERR_TLS_CERTIFICATE;
+  case HL_TLS_FAIL_ALERT:
+    return HL_NETERR_TLS_ALERT;
+  case HL_TLS_FAIL_CLOSED:
+    return HL_NETERR_CLOSED_EARLY;
+  default:
+    return HL_NETERR_TLS_HANDSHAKE;
+  }
+}
+
+static void tls_failed(hl_conns *m, conn *c) {
+  hl_err e;
+  hl_tls_describe(&c->tls, &e);
+  hl_neterr cls = tls_class(&c->tls);
+  conn_end(m, c, cls, 0, cls == HL_NETERR_CLOSED_EARLY, false, &e);
+}
+
+/* flush_raw sends the pending ciphertext unless a send is already in
+ * flight (one send per socket: the next one starts from on_send). Returns
+ * 0 or the loop's error. */
+static int flush_raw(hl_conns *m, conn *c) {
+  hl_span out = hl_tls_out(&c->tls);
+  if (c->sending || out.len == 0) {
+    return 0;
+  }
+  int r = hl_loop_send(m->loop, conn_ud(m, c, OP_SEND), c->fd, out.ptr, out.len, 0);
+  if (r == 0) {
+    m->st.sends++;
+    c->sending = true;
+  }
+  return r;
+}
+
+/* flush is flush_raw from a completion: a failure ends the connection. */
+static int flush(hl_conns *m, conn *c) {
+  int r = flush_raw(m, c);
+  if (r != 0) {
+    hl_err e;
+    hl_err_set(&e, "sending on the TLS connection failed: the event loop refused: %s",
+               strerror(-r));
+    conn_end(m, c, HL_NETERR_WRITE_ERROR, -r, false, true, &e);
+    return -1;
+  }
+  return 0;
+}
+
+static void became_ready(hl_conns *m, conn *c) {
+  c->t_ready = hl_loop_now_ns(m->loop);
+  m->cb.on_ready(m->ctx, conn_id(m, c));
+}
+
+/* drive_handshake advances the handshake; returns false if the connection
+ * ended. */
+static bool drive_handshake(hl_conns *m, conn *c) {
+  int r = hl_tls_handshake(&c->tls);
+  if (r == HL_TLS_FAILED) {
+    tls_failed(m, c);
+    return false;
+  }
+  c->hs_want_write = r == HL_TLS_WANT_WRITE;
+  if (flush(m, c) != 0) {
+    return false;
+  }
+  if (r == 0) {
+    hl_timer_cancel(m->loop, &c->deadline);
+    m->st.handshakes++;
+    m->st.resumed += hl_tls_session_reused(&c->tls);
+    conn_transition(c, HL_CONN_EV_HANDSHAKEN);
+    uint32_t id = conn_id(m, c);
+    uint32_t gen = hl_slots_gen(&m->slots, id);
+    became_ready(m, c);
+    return hl_slots_gen(&m->slots, id) == gen && c->state != HL_CONN_CLOSED;
+  }
+  return true;
+}
+
+/* pump_request encrypts what is left of the request into TLS's output
+ * buffer and sends it. A request that fits in one record is gathered into
+ * one write, so head and body share a record (and usually one send).
+ * Returns 0, HL_TLS_FAILED, or the loop's error; it never ends the
+ * connection itself (hl_conn_send must not call back). */
+static int pump_request(hl_conns *m, conn *c) {
+  size_t total = c->iov[0].iov_len + c->iov[1].iov_len;
+  if (total <= sizeof(m->gather) && c->iov[0].iov_len > 0 && c->iov[1].iov_len > 0) {
+    memcpy(m->gather, c->iov[0].iov_base, c->iov[0].iov_len);
+    memcpy(m->gather + c->iov[0].iov_len, c->iov[1].iov_base, c->iov[1].iov_len);
+    int r = hl_tls_write(&c->tls, m->gather, total);
+    if (r == HL_TLS_FAILED) {
+      return r;
+    }
+    size_t n = r > 0 ? (size_t)r : 0;
+    for (int i = 0; i < 2; i++) {
+      size_t k = n < c->iov[i].iov_len ? n : c->iov[i].iov_len;
+      c->iov[i].iov_base = (char *)c->iov[i].iov_base + k;
+      c->iov[i].iov_len -= k;
+      n -= k;
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    while (c->iov[i].iov_len > 0) {
+      int r = hl_tls_write(&c->tls, c->iov[i].iov_base, c->iov[i].iov_len);
+      if (r == HL_TLS_FAILED) {
+        return r;
+      }
+      if (r < 0) {
+        return flush_raw(m, c); /* WANT_WRITE: output full; on_send resumes */
+      }
+      c->iov[i].iov_base = (char *)c->iov[i].iov_base + r;
+      c->iov[i].iov_len -= (size_t)r;
+    }
+  }
+  return flush_raw(m, c);
+}
+
+/* pump_or_end runs pump_request from a completion, ending the connection
+ * on failure. Returns false if it ended. */
+static bool pump_or_end(hl_conns *m, conn *c) {
+  int r = pump_request(m, c);
+  if (r == 0) {
+    return true;
+  }
+  if (r == HL_TLS_FAILED) {
+    tls_failed(m, c);
+    return false;
+  }
+  hl_err e;
+  hl_err_set(&e, "sending the request failed: the event loop refused: %s", strerror(-r));
+  conn_end(m, c, HL_NETERR_WRITE_ERROR, -r, false, true, &e);
+  return false;
+}
+
+/* read_plain decrypts and delivers everything the fed bytes hold. Returns
+ * false if the connection ended. Sets c->held if TLS still holds fed bytes
+ * (it wants to write first). */
+static bool read_plain(hl_conns *m, conn *c) {
+  for (;;) {
+    int r = hl_tls_read(&c->tls, m->plain, sizeof(m->plain));
+    if (r > 0) {
+      if (c->state == HL_CONN_HANDSHAKE) {
+        HL_UNREACHABLE(); /* read only after the handshake */
+      }
+      uint32_t id = conn_id(m, c);
+      uint32_t gen = hl_slots_gen(&m->slots, id);
+      c->in_callback = true;
+      m->cb.on_data(m->ctx, id, m->plain, (size_t)r);
+      c->in_callback = false;
+      if (hl_slots_gen(&m->slots, id) != gen || c->state == HL_CONN_CLOSED) {
+        return false;
+      }
+      continue;
+    }
+    if (r == 0) {
+      hl_err e;
+      hl_err_set(&e, "the server closed the TLS connection (close_notify)");
+      conn_end(m, c, HL_NETERR_CLOSED_EARLY, 0, true, false, &e);
+      return false;
+    }
+    if (r == HL_TLS_FAILED) {
+      tls_failed(m, c);
+      return false;
+    }
+    if (flush(m, c) != 0) {
+      return false;
+    }
+    return true; /* WANT_READ: all fed bytes taken; WANT_WRITE: wait for the send */
+  }
+}
+
+/* tls_input handles ciphertext that arrived (or the end of the stream when
+ * |eof|). Returns false if the connection ended. */
+static bool tls_input(hl_conns *m, conn *c) {
+  if (c->state == HL_CONN_HANDSHAKE) {
+    if (!drive_handshake(m, c)) {
+      return false;
+    }
+    if (c->state == HL_CONN_HANDSHAKE) {
+      return true;
+    }
+  }
+  return read_plain(m, c);
+}
+
 static void on_connect(hl_conns *m, conn *c, int res) {
   hl_timer_cancel(m->loop, &c->deadline);
   if (res < 0) {
@@ -299,11 +509,23 @@ static void on_connect(hl_conns *m, conn *c, int res) {
   m->st.connected++;
   c->t_connected = hl_loop_now_ns(m->loop);
   recv_arm(m, c);
-  /* TLS connections are refused at open until the TLS module lands. */
-  HL_ASSERT(c->t.tls == NULL);
-  conn_transition(c, HL_CONN_EV_CONNECTED_PLAIN);
-  c->t_ready = c->t_connected;
-  m->cb.on_ready(m->ctx, conn_id(m, c));
+  if (!c->is_tls) {
+    conn_transition(c, HL_CONN_EV_CONNECTED_PLAIN);
+    became_ready(m, c);
+    return;
+  }
+  conn_transition(c, HL_CONN_EV_CONNECTED);
+  hl_err e;
+  int r = hl_tls_client_init(&c->tls, c->t.tls, hl_span_cstr(c->t.server_name), c->t.sessions,
+                             &e);
+  if (r != 0) {
+    conn_end(m, c, HL_NETERR_TLS_HANDSHAKE, -r, false, false, &e);
+    return;
+  }
+  if (c->t.tls_handshake_timeout_ms > 0) {
+    hl_timer_arm_in(m->loop, &c->deadline, c->t.tls_handshake_timeout_ms, deadline_fired);
+  }
+  (void)drive_handshake(m, c);
 }
 
 static void deadline_fired(hl_loop *loop, hl_timer *t) {
@@ -338,10 +560,50 @@ static bool deliver(hl_conns *m, conn *c, const char *p, size_t n) {
          c->state != HL_CONN_FREE;
 }
 
+static void on_eof(hl_conns *m, conn *c, int res) {
+  hl_err e;
+  if (c->is_tls && res == 0) {
+    hl_tls_feed_eof(&c->tls);
+    if (!tls_input(m, c)) {
+      return;
+    }
+    /* TLS saw nothing wrong but the stream is over. */
+  }
+  if (c->is_tls && c->state == HL_CONN_HANDSHAKE) {
+    hl_err_set(&e, "tls_handshake: the server closed the connection during the handshake%s%s",
+               res < 0 ? ": " : "", res < 0 ? strerror(-res) : "");
+    conn_end(m, c, HL_NETERR_TLS_HANDSHAKE, -res, res == 0, false, &e);
+    return;
+  }
+  if (res == 0) {
+    hl_err_set(&e, "the server closed the connection");
+    conn_end(m, c, HL_NETERR_CLOSED_EARLY, 0, true, false, &e);
+  } else {
+    hl_err_set(&e, "receive failed: %s", strerror(-res));
+    conn_end(m, c, HL_NETERR_CLOSED_EARLY, -res, false, false, &e);
+  }
+}
+
 static void on_recv(hl_conns *m, conn *c, const hl_loop_cqe *cq) {
   if (cq->buf != NULL) {
-    bool alive = deliver(m, c, cq->buf, (size_t)cq->res);
-    hl_loop_buf_release(m->loop, cq->buf_id);
+    bool alive;
+    if (c->is_tls) {
+      HL_ASSERT(!c->held);
+      hl_tls_feed(&c->tls, cq->buf, (size_t)cq->res);
+      alive = tls_input(m, c);
+      if (alive && hl_tls_in_pending(&c->tls) > 0) {
+        /* TLS wants to write before it reads on: keep the buffer until the
+         * send completes. Receiving goes on into other buffers meanwhile,
+         * which TLS takes after this one (feeds are in order). */
+        c->held = true;
+        c->held_id = cq->buf_id;
+      } else {
+        hl_loop_buf_release(m->loop, cq->buf_id);
+      }
+    } else {
+      alive = deliver(m, c, cq->buf, (size_t)cq->res);
+      hl_loop_buf_release(m->loop, cq->buf_id);
+    }
     if (!alive) {
       return;
     }
@@ -353,17 +615,10 @@ static void on_recv(hl_conns *m, conn *c, const hl_loop_cqe *cq) {
     recv_arm(m, c);
     return;
   }
-  hl_err e;
-  if (cq->res == 0) {
-    hl_err_set(&e, "the server closed the connection");
-    conn_end(m, c, HL_NETERR_CLOSED_EARLY, 0, true, false, &e);
-  } else {
-    hl_err_set(&e, "receive failed: %s", strerror(-cq->res));
-    conn_end(m, c, HL_NETERR_CLOSED_EARLY, -cq->res, false, false, &e);
-  }
+  on_eof(m, c, cq->res);
 }
 
-static int send_submit(hl_conns *m, conn *c) {
+static int send_plain(hl_conns *m, conn *c) {
   c->msg.msg_iov = c->iov;
   c->msg.msg_iovlen = 2;
   if (c->iov[0].iov_len == 0) {
@@ -378,12 +633,50 @@ static int send_submit(hl_conns *m, conn *c) {
   return r;
 }
 
+static void request_sent_if_done(hl_conns *m, conn *c) {
+  if (c->req_pending && !c->sending && c->iov[0].iov_len + c->iov[1].iov_len == 0) {
+    c->req_pending = false;
+    m->cb.on_sent(m->ctx, conn_id(m, c));
+  }
+}
+
+static void on_send_tls(hl_conns *m, conn *c, int res) {
+  hl_tls_out_sent(&c->tls, (size_t)res);
+  if (c->held) {
+    /* TLS wanted to write before reading on: now it can. */
+    c->held = false;
+    uint16_t id = c->held_id;
+    bool alive = read_plain(m, c);
+    hl_loop_buf_release(m->loop, id);
+    if (!alive) {
+      return;
+    }
+  }
+  if (c->state == HL_CONN_HANDSHAKE && c->hs_want_write) {
+    if (!drive_handshake(m, c)) {
+      return;
+    }
+  }
+  if (c->req_pending && c->iov[0].iov_len + c->iov[1].iov_len > 0) {
+    if (!pump_or_end(m, c)) {
+      return;
+    }
+  } else if (flush(m, c) != 0) {
+    return;
+  }
+  request_sent_if_done(m, c);
+}
+
 static void on_send(hl_conns *m, conn *c, int res) {
   c->sending = false;
   if (res < 0) {
     hl_err e;
     hl_err_set(&e, "sending the request failed: %s", strerror(-res));
     conn_end(m, c, HL_NETERR_WRITE_ERROR, -res, false, true, &e);
+    return;
+  }
+  if (c->is_tls) {
+    on_send_tls(m, c, res);
     return;
   }
   size_t n = (size_t)res;
@@ -396,7 +689,7 @@ static void on_send(hl_conns *m, conn *c, int res) {
   if (c->iov[0].iov_len + c->iov[1].iov_len > 0) {
     /* Short despite MSG_WAITALL (a signal, or the socket shut down under
      * us): send the rest. */
-    int r = send_submit(m, c);
+    int r = send_plain(m, c);
     if (r != 0) {
       hl_err e;
       hl_err_set(&e, "sending the request failed: the event loop refused: %s", strerror(-r));
@@ -404,7 +697,7 @@ static void on_send(hl_conns *m, conn *c, int res) {
     }
     return;
   }
-  m->cb.on_sent(m->ctx, conn_id(m, c));
+  request_sent_if_done(m, c);
 }
 
 static void conn_handler(hl_loop *loop, void *ctx, const hl_loop_cqe *cq) {
@@ -481,8 +774,8 @@ int hl_conn_open(hl_conns *m, const hl_conn_target *t, uint32_t *id, hl_err *err
     return hl_err_fail(err, -EINVAL, "conn: %u addresses given, 1..%u allowed", t->addrs_len,
                        HL_CONN_ADDRS_MAX);
   }
-  if (t->tls != NULL) {
-    return hl_err_fail(err, -EPROTONOSUPPORT, "conn: TLS is not available in this build");
+  if (t->tls != NULL && t->server_name == NULL) {
+    return hl_err_fail(err, -EINVAL, "conn: a TLS connection needs a server_name");
   }
   uint32_t slot;
   if (hl_slots_acquire(&m->slots, &slot) != 0) {
@@ -499,6 +792,10 @@ int hl_conn_open(hl_conns *m, const hl_conn_target *t, uint32_t *id, hl_err *err
   c->addr_i = 0;
   c->sending = false;
   c->in_callback = false;
+  c->is_tls = t->tls != NULL;
+  c->req_pending = false;
+  c->hs_want_write = false;
+  c->held = false;
   c->last_cls = HL_NETERR_OK;
   c->last_errno = 0;
   c->t_open = hl_loop_now_ns(m->loop);
@@ -520,19 +817,32 @@ int hl_conn_open(hl_conns *m, const hl_conn_target *t, uint32_t *id, hl_err *err
 
 int hl_conn_send(hl_conns *m, uint32_t id, const struct iovec iov[2]) {
   conn *c = &m->c[id];
-  HL_ASSERT(c->state == HL_CONN_READY && !c->sending);
+  HL_ASSERT(c->state == HL_CONN_READY && (c->is_tls || !c->sending));
   c->iov[0] = iov[0];
   c->iov[1] = iov[1];
-  int r = send_submit(m, c);
-  if (r == 0) {
+  c->req_pending = true;
+  if (!c->is_tls) {
+    int r = send_plain(m, c);
+    if (r != 0) {
+      c->req_pending = false;
+      return r;
+    }
     conn_transition(c, HL_CONN_EV_START);
+    return 0;
   }
-  return r;
+  /* Encrypt now; the owner hears on_sent once the kernel has it all. */
+  int r = pump_request(m, c);
+  if (r != 0) {
+    c->req_pending = false;
+    return r == HL_TLS_FAILED ? -EPROTO : r;
+  }
+  conn_transition(c, HL_CONN_EV_START);
+  return 0;
 }
 
 void hl_conn_finish(hl_conns *m, uint32_t id) {
   conn *c = &m->c[id];
-  HL_ASSERT(!c->sending);
+  HL_ASSERT(c->is_tls || !c->sending);
   conn_transition(c, HL_CONN_EV_FINISH);
 }
 
@@ -555,9 +865,7 @@ void hl_conn_times(const hl_conns *m, uint32_t id, uint64_t *open_ns, uint64_t *
 }
 
 bool hl_conn_resumed(const hl_conns *m, uint32_t id) {
-  (void)m;
-  (void)id;
-  return false;
+  return m->c[id].is_tls && hl_tls_session_reused(&m->c[id].tls);
 }
 
 void hl_conns_stats_get(const hl_conns *m, hl_conns_stats *out) {
