@@ -73,6 +73,16 @@
 #define HL_HTTP_BODY_BYTES_DISCARD_MAX (1024 * 1024)
 #define HL_HTTP_CHUNK_LINE_BYTES_MAX 1024
 #define HL_HTTP_INTERIM_RESPONSES_MAX 8
+#define HL_HTTP_HEADER_NAME_BYTES_MAX 256
+/* What the response parser keeps of a response's head (a few hundred bytes
+ * per in-flight delivery): short excerpts for the attempt log, and the raw
+ * Retry-After value (the longest HTTP-date form is 33 bytes). */
+#define HL_HTTP_REASON_EXCERPT_BYTES 32
+#define HL_HTTP_CONTENT_TYPE_EXCERPT_BYTES 64
+#define HL_HTTP_LOCATION_EXCERPT_BYTES 128
+#define HL_HTTP_RETRY_AFTER_BYTES_MAX 40
+/* A Retry-After further away than this is honoured only up to it. */
+#define HL_HTTP_RETRY_AFTER_S_MAX (24 * 3600)
 
 /* --- connections and timeouts --- */
 #define HL_CONNS_MAX 16384
@@ -137,6 +147,14 @@ _Static_assert(HL_HTTP_HEADER_LINE_BYTES_MAX <= HL_HTTP_RESPONSE_HEADER_BYTES_MA
                "a header line must fit in the header block");
 _Static_assert(HL_RESPONSE_EXCERPT_BYTES <= HL_HTTP_BODY_BYTES_KEPT,
                "the logged excerpt is cut from the kept body");
+_Static_assert(HL_HTTP_REASON_EXCERPT_BYTES <= 255 && HL_HTTP_CONTENT_TYPE_EXCERPT_BYTES <= 255 &&
+                   HL_HTTP_LOCATION_EXCERPT_BYTES <= 255 && HL_HTTP_RETRY_AFTER_BYTES_MAX <= 255,
+               "response excerpts have one-byte lengths");
+_Static_assert(HL_HTTP_RESPONSE_HEADERS_MAX <= 65535 && HL_HTTP_INTERIM_RESPONSES_MAX <= 255,
+               "response parser counters");
+_Static_assert(HL_HTTP_STATUS_LINE_BYTES_MAX <= HL_HTTP_RESPONSE_HEADER_BYTES_MAX,
+               "the status line is bounded like a header line");
+_Static_assert(HL_HTTP_HEADER_NAME_BYTES_MAX <= HL_HTTP_HEADER_LINE_BYTES_MAX, "name in its line");
 _Static_assert(HL_CONNS_PER_ORIGIN_MAX <= HL_CONNS_MAX, "origin share of the total");
 _Static_assert(HL_RING_RECORD_BYTES_MAX * 4 <= HL_RING_LANE_BYTES_DEFAULT,
                "a default lane holds several maximal records");
