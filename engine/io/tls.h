@@ -210,6 +210,7 @@ typedef struct hl_tls {
   size_t in_len;
   char *out; /* HL_TLS_OUT_BYTES, or NULL when nothing is pending */
   uint32_t out_head, out_tail;
+  uint16_t write_retry_len; /* a sealed record waits for the same bytes */
   uint32_t fail_code; /* verify error, alert, or packed BoringSSL error */
   uint8_t fail;       /* hl_tls_fail */
   uint8_t fail_src;   /* which kind of code fail_code is */
@@ -240,7 +241,8 @@ void hl_tls_cleanup(hl_tls *t);
 void hl_tls_set_sessions(hl_tls *t, hl_tls_sessions *sessions);
 
 /* hl_tls_feed lends |len| received ciphertext bytes (see "Bytes in"). Any
- * bytes of an earlier feed must have been taken (asserted). */
+ * bytes of an earlier feed must have been taken (asserted). After a failure
+ * or close_notify the bytes are ignored. */
 void hl_tls_feed(hl_tls *t, const void *data, size_t len);
 
 /* hl_tls_feed_eof: the peer's stream has ended; no more bytes will come. */
