@@ -14,6 +14,10 @@
 #include "io/tls.h"
 
 #define NONE HL_POOL_NONE
+/* Request slots beyond requests_max, so that a completion callback that
+ * submits a new request finds a slot while its own is still being read
+ * (a slot goes back on the free list only after its callback returns). */
+#define REQ_SPARE 8
 
 typedef enum req_state {
   REQ_FREE = 0,
@@ -74,6 +78,7 @@ struct hl_client {
   uint32_t conns_cap;
   char *body_mem; /* requests_max * body_bytes_kept */
   char *head_mem; /* requests_max * HL_HTTP_REQUEST_HEAD_BYTES_MAX */
+  uint32_t slots_total; /* requests_max + REQ_SPARE */
   uint32_t *req_free;
   uint32_t req_free_len;
   hl_tls_sessions *sessions; /* per origin entry */
@@ -212,7 +217,6 @@ static void req_release(hl_client *c, uint32_t ri) {
     r->gen = 1; /* ids are never 0 */
   }
   c->req_free[c->req_free_len++] = ri;
-  c->st.in_flight--;
 }
 
 /* conn_forget: connection |ci| is closed (or closing); uncount it. */
@@ -282,6 +286,7 @@ static void req_complete_ex(hl_client *c, uint32_t ri, hl_neterr cls, bool keep_
   res.keep_alive = keep_alive;
   c->st.completed++;
   c->st.by_error[cls]++;
+  c->st.in_flight--; /* the callback may submit in its place */
   r->done(r->ctx, req_id(c, ri), &res);
   hl_pool_origin_put(&c->pool, r->origin);
   req_release(c, ri);
@@ -717,7 +722,7 @@ int hl_client_new(hl_loop *loop, const hl_client_options *o, hl_client **out, hl
   c->o = *o;
   hl_pool_limits pl = {.origins_max = o->origins_max, .conns_max = o->conns_max,
                        .conns_per_origin_max = o->conns_per_origin_max,
-                       .requests_max = o->requests_max,
+                       .requests_max = o->requests_max + REQ_SPARE,
                        .waiters_per_origin_max = o->waiters_per_origin_max};
   int rc = hl_pool_init(&c->pool, &pl, origin_recycled, c);
   if (rc != 0) {
@@ -730,13 +735,14 @@ int hl_client_new(hl_loop *loop, const hl_client_options *o, hl_client **out, hl
    * them, so the connection table has room beyond conns_max. */
   uint64_t cap = (uint64_t)o->conns_max + o->conns_max / 4 + 16;
   c->conns_cap = cap > HL_LOOP_SLOTS_MAX ? HL_LOOP_SLOTS_MAX : (uint32_t)cap;
-  c->reqs = calloc(o->requests_max, sizeof(*c->reqs));
+  c->slots_total = o->requests_max + REQ_SPARE;
+  c->reqs = calloc(c->slots_total, sizeof(*c->reqs));
   c->cc = calloc(c->conns_cap, sizeof(*c->cc));
-  c->req_free = malloc(o->requests_max * sizeof(*c->req_free));
+  c->req_free = malloc(c->slots_total * sizeof(*c->req_free));
   c->sessions = calloc(o->origins_max, sizeof(*c->sessions));
   /* Large and touched only as used: calloc maps them lazily. */
-  c->body_mem = calloc((size_t)o->requests_max, o->body_bytes_kept > 0 ? o->body_bytes_kept : 1);
-  c->head_mem = calloc((size_t)o->requests_max, HL_HTTP_REQUEST_HEAD_BYTES_MAX);
+  c->body_mem = calloc((size_t)c->slots_total, o->body_bytes_kept > 0 ? o->body_bytes_kept : 1);
+  c->head_mem = calloc((size_t)c->slots_total, HL_HTTP_REQUEST_HEAD_BYTES_MAX);
   if (c->reqs == NULL || c->cc == NULL || c->req_free == NULL || c->sessions == NULL ||
       c->body_mem == NULL || c->head_mem == NULL) {
     hl_client_free(c);
@@ -750,12 +756,12 @@ int hl_client_new(hl_loop *loop, const hl_client_options *o, hl_client **out, hl
     hl_client_free(c);
     return rc;
   }
-  for (uint32_t i = 0; i < o->requests_max; i++) {
+  for (uint32_t i = 0; i < c->slots_total; i++) {
     c->reqs[i].cl = c;
     c->reqs[i].gen = 1;
-    c->req_free[i] = o->requests_max - 1 - i; /* slot 0 first */
+    c->req_free[i] = c->slots_total - 1 - i; /* slot 0 first */
   }
-  c->req_free_len = o->requests_max;
+  c->req_free_len = c->slots_total;
   for (uint32_t i = 0; i < c->conns_cap; i++) {
     c->cc[i].cl = c;
     c->cc[i].req = NONE;
@@ -822,7 +828,7 @@ int hl_client_submit(hl_client *c, const hl_client_request *q, hl_client_id *id,
     return hl_err_fail(err, -EINVAL, "client: a request needs a url, a policy, a done callback "
                                      "and a tls_profile below %u", HL_CLIENT_TLS_PROFILES_MAX);
   }
-  if (c->req_free_len == 0) {
+  if (c->st.in_flight >= c->o.requests_max || c->req_free_len == 0) {
     c->st.busy++;
     return hl_err_fail(err, -EBUSY, "client_busy: all %u request slots are in flight "
                        "(requests_max)", c->o.requests_max);
@@ -885,7 +891,7 @@ int hl_client_submit(hl_client *c, const hl_client_request *q, hl_client_id *id,
 bool hl_client_cancel(hl_client *c, hl_client_id id) {
   uint32_t ri = (uint32_t)id;
   uint32_t gen = (uint32_t)(id >> 32);
-  if (ri >= c->o.requests_max) {
+  if (ri >= c->slots_total) {
     return false;
   }
   creq *r = &c->reqs[ri];
@@ -898,7 +904,7 @@ bool hl_client_cancel(hl_client *c, hl_client_id id) {
 }
 
 void hl_client_cancel_all(hl_client *c) {
-  for (uint32_t ri = 0; ri < c->o.requests_max; ri++) {
+  for (uint32_t ri = 0; ri < c->slots_total; ri++) {
     creq *r = &c->reqs[ri];
     if (r->state != REQ_FREE && r->state != REQ_DONE) {
       hl_client_cancel(c, req_id(c, ri));
