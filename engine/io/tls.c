@@ -38,6 +38,7 @@ enum {
   F_EOF = 1u << 2,      /* the peer's stream ended (hl_tls_feed_eof) */
   F_CLEAN = 1u << 3,    /* close_notify received */
   F_SHUTDOWN = 1u << 4, /* close_notify queued */
+  F_NOMEM = 1u << 5,    /* the output buffer could not be allocated */
 };
 
 /* What fail_code holds. */
@@ -48,6 +49,7 @@ enum {
   SRC_LIB,        /* a packed BoringSSL error */
   SRC_EOF,        /* the stream ended */
   SRC_NOMEM,
+  SRC_SENT_ALERT, /* BoringSSL gave no reason, only the alert it sent */
 };
 
 /* Room left beyond one sealed record when sizing a write, for what
@@ -82,6 +84,7 @@ static int bio_write(BIO *b, const char *src, int len) {
   if (t->out == NULL) {
     t->out = malloc(HL_TLS_OUT_BYTES);
     if (t->out == NULL) {
+      t->flags |= F_NOMEM;
       return -1; /* no retry flag: BoringSSL fails the operation */
     }
     t->out_head = 0;
@@ -180,6 +183,17 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess) {
   }
   sessions_put(t->sessions, sess);
   return 1;
+}
+
+/* info_cb keeps the last fatal alert we sent: a few of BoringSSL's
+ * failures push no error code, and the alert is then the only reason. */
+static void info_cb(const SSL *ssl, int where, int value) {
+  if ((where & SSL_CB_WRITE_ALERT) && (value >> 8) == SSL3_AL_FATAL) {
+    hl_tls *t = SSL_get_app_data(ssl);
+    if (t != NULL) {
+      t->sent_alert = (uint8_t)value;
+    }
+  }
 }
 
 /* --- verification (client) ------------------------------------------------ */
@@ -360,6 +374,7 @@ int hl_tls_ctx_client_new(const hl_tls_client_options *opts, hl_tls_ctx **out, h
   SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
   SSL_CTX_sess_set_new_cb(s, new_session_cb);
   SSL_CTX_set_mode(s, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_info_callback(s, info_cb);
   *out = c;
   return 0;
 }
@@ -462,6 +477,7 @@ int hl_tls_ctx_server_new(const hl_tls_server_options *opts, hl_tls_ctx **out, h
   /* Tickets carry the session, so the server keeps no per-session state. */
   SSL_CTX_set_session_cache_mode(c->ssl_ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_mode(c->ssl_ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_info_callback(c->ssl_ctx, info_cb);
   *out = c;
   return 0;
 }
@@ -607,6 +623,7 @@ static void mark_done(hl_tls *t) {
 
 static int set_failed(hl_tls *t, hl_tls_fail kind, uint8_t src, uint32_t code) {
   t->fail = (uint8_t)kind;
+  t->in_len = 0; /* nothing more will be read: the caller may free it */
   if (t->fail_src != SRC_VERIFY) {
     t->fail_src = src;
     t->fail_code = code;
@@ -628,14 +645,19 @@ static int classify(hl_tls *t, int ret) {
     return HL_TLS_WANT_WRITE;
   case SSL_ERROR_ZERO_RETURN:
     t->flags |= F_CLEAN;
+    t->in_len = 0; /* bytes after close_notify mean nothing */
     ERR_clear_error();
     return 0;
   case SSL_ERROR_SYSCALL:
-    if (t->flags & F_EOF) {
+    if (t->flags & F_NOMEM) {
+      return set_failed(t, HL_TLS_FAIL_INTERNAL, SRC_NOMEM, 0);
+    }
+    if ((t->flags & F_EOF) && t->in_len == 0) {
       return set_failed(t, done ? HL_TLS_FAIL_CLOSED : HL_TLS_FAIL_HANDSHAKE, SRC_EOF, 0);
     }
-    /* The BIO refused a write for want of memory (no retry flag). */
-    return set_failed(t, HL_TLS_FAIL_INTERNAL, SRC_NOMEM, 0);
+    /* A protocol failure for which BoringSSL queued no error code. */
+    return set_failed(t, done ? HL_TLS_FAIL_ALERT : HL_TLS_FAIL_HANDSHAKE, SRC_SENT_ALERT,
+                      t->sent_alert);
   case SSL_ERROR_SSL: {
     uint32_t packed = ERR_peek_error();
     int reason = ERR_GET_REASON(packed);
@@ -670,7 +692,10 @@ int hl_tls_handshake(hl_tls *t) {
     return 0;
   }
   r = classify(t, r);
-  return r == 0 ? HL_TLS_FAILED : r; /* close_notify mid-handshake */
+  if (r == 0) { /* close_notify before the handshake finished */
+    r = set_failed(t, HL_TLS_FAIL_HANDSHAKE, SRC_EOF, 0);
+  }
+  return r;
 }
 
 bool hl_tls_handshake_done(const hl_tls *t) {
@@ -731,8 +756,11 @@ int hl_tls_write(hl_tls *t, const void *data, size_t len) {
       if (r == HL_TLS_WANT_WRITE && total == 0) {
         t->write_retry_len = (uint16_t)chunk;
       }
+      if (r == 0) { /* not expected: a write after close_notify */
+        r = set_failed(t, HL_TLS_FAIL_CLOSED, SRC_EOF, 0);
+      }
       if (r == HL_TLS_FAILED || total == 0) {
-        return r == 0 ? HL_TLS_FAILED : r;
+        return r;
       }
       break;
     }
@@ -832,6 +860,11 @@ void hl_tls_describe(const hl_tls *t, hl_err *err) {
     return;
   case SRC_NOMEM:
     hl_err_set(err, "%s: out of memory", name);
+    return;
+  case SRC_SENT_ALERT:
+    readable(t->fail_code != 0 ? SSL_alert_desc_string_long((int)t->fail_code) : "unknown", text,
+             sizeof(text));
+    hl_err_set(err, "%s: protocol error (we sent the alert: %s)", name, text);
     return;
   default:
     break;

@@ -17,7 +17,9 @@
  * them during the following hl_tls_handshake / hl_tls_read / hl_tls_write
  * calls (a partial record is copied into BoringSSL's own buffer). Once a
  * call returns HL_TLS_WANT_READ, every fed byte has been taken and the
- * caller may reuse or return its buffer (hl_tls_in_pending() == 0).
+ * caller may reuse or return its buffer (hl_tls_in_pending() == 0); the
+ * same holds after HL_TLS_FAILED and after close_notify (read returning 0),
+ * when whatever was left is dropped.
  *
  * Ciphertext OUT: every call may produce ciphertext (handshake flights,
  * records, alerts, close_notify). It accumulates in the connection's output
@@ -211,6 +213,7 @@ typedef struct hl_tls {
   char *out; /* HL_TLS_OUT_BYTES, or NULL when nothing is pending */
   uint32_t out_head, out_tail;
   uint16_t write_retry_len; /* a sealed record waits for the same bytes */
+  uint8_t sent_alert;       /* the last fatal alert we sent */
   uint32_t fail_code; /* verify error, alert, or packed BoringSSL error */
   uint8_t fail;       /* hl_tls_fail */
   uint8_t fail_src;   /* which kind of code fail_code is */
