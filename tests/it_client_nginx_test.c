@@ -801,3 +801,100 @@ TEST(cancel_all_completes_everything_once) {
   raw_stop(&s);
   free(e);
 }
+
+/* A listener whose accept queue is full drops new SYNs: the connect hangs
+ * until connect_timeout_ms. */
+TEST(connect_timeout_on_a_full_backlog) {
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(a);
+  HL_ASSERT(bind(lfd, (struct sockaddr *)&a, len) == 0 && listen(lfd, 0) == 0);
+  HL_ASSERT(getsockname(lfd, (struct sockaddr *)&a, &len) == 0);
+  int fill[4];
+  for (int i = 0; i < 4; i++) {
+    fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    (void)connect(fill[i], (struct sockaddr *)&a, sizeof(a));
+  }
+  usleep(50 * 1000);
+  hl_client_options o = test_options();
+  env *e = calloc(1, sizeof(*e));
+  env_open(e, &o);
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/", ntohs(a.sin_port));
+  hl_client_request t = {.connect_timeout_ms = 300, .allow_plain_http = true};
+  ASSERT_EQ(submit_ex(e, url, &e->g[0], &t, NULL), 0);
+  ASSERT_TRUE(run_until_calls(e, e->g, 1, 1));
+  env_close(e);
+  for (int i = 0; i < 4; i++) {
+    close(fill[i]);
+  }
+  close(lfd);
+  if (e->g[0].r.error != HL_NETERR_CONNECT_TIMEOUT) {
+    hl_neterr got_cls = e->g[0].r.error;
+    free(e);
+    if (got_cls == HL_NETERR_RESPONSE_TIMEOUT || got_cls == HL_NETERR_REQUEST_TIMEOUT) {
+      TEST_SKIP("this kernel completed the connect despite the full backlog");
+    }
+    hl_test_fail(__FILE__, __LINE__, "got %s", hl_neterr_name(got_cls));
+  }
+  ASSERT_CONTAINS(e->g[0].detail, "connect_timeout_ms");
+  ASSERT_GE(e->g[0].r.t.total_us, 290000u);
+  free(e);
+}
+
+/* The engine resubmits from its completion callback with the table full:
+ * the slot of the request being completed must not be in the way. */
+typedef struct chain {
+  env *e;
+  const char *url;
+  int left;
+  int ok;
+  int refused;
+} chain;
+
+static void chain_done(void *ctx, hl_client_id id, const hl_client_result *r) {
+  (void)id;
+  chain *ch = ctx;
+  ch->ok += r->error == HL_NETERR_OK && r->status == 200;
+  if (ch->left > 0) {
+    ch->left--;
+    static hl_url u;
+    hl_err err;
+    HL_ASSERT(hl_url_parse(hl_span_cstr(ch->url), &u, &err) == 0);
+    hl_client_request q = {.url = &u, .method = HL_HTTP_GET, .policy = &ch->e->policy,
+                           .allow_plain_http = true, .done = chain_done, .ctx = ch};
+    if (hl_client_submit(ch->e->cl, &q, NULL, &err) != 0) {
+      ch->refused++;
+    }
+  }
+}
+
+TEST(completion_callback_can_submit_with_the_table_full) {
+  NEED_NGINX();
+  hl_client_options o = test_options();
+  o.requests_max = 2;
+  env *e = calloc(1, sizeof(*e));
+  env_open(e, &o);
+  char url[128];
+  url_of(url, sizeof(url), "http", "127.0.0.1", 0, "/ok");
+  chain ch = {e, url, 100, 0, 0};
+  hl_url u;
+  hl_err err;
+  ASSERT_EQ(hl_url_parse(hl_span_cstr(url), &u, &err), 0);
+  for (int i = 0; i < 2; i++) {
+    hl_client_request q = {.url = &u, .method = HL_HTTP_GET, .policy = &e->policy,
+                           .allow_plain_http = true, .done = chain_done, .ctx = &ch};
+    ASSERT_EQ(hl_client_submit(e->cl, &q, NULL, &err), 0);
+  }
+  uint64_t end = hl_clock_mono_ms() + 10000;
+  while (ch.ok + ch.refused < 102 && hl_clock_mono_ms() < end) {
+    hl_loop_run_once(e->loop, 50);
+  }
+  ASSERT_EQ(ch.refused, 0);
+  ASSERT_EQ(ch.ok, 102);
+  hl_client_stats st;
+  hl_client_stats_get(e->cl, &st);
+  ASSERT_LE(st.conns_opened, 2u); /* and no handshake per request */
+  env_close(e);
+  free(e);
+}
