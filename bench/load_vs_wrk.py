@@ -94,7 +94,6 @@ def run_load(build, url, conns, seconds, ca):
     out = subprocess.run([f"{build}/load", url, "--conns", str(conns), "--seconds", str(seconds),
                           "--ca", ca], check=True, capture_output=True, text=True).stdout
     m = re.search(r"requests (\d+) rps (\d+) cpu_us_per_req ([\d.]+)", out)
-    errors = re.findall(r"(\w+_\w+|canceled) (\d+)", out.split("bad_status")[1])
     return float(m.group(2)), float(m.group(3)), out.strip()
 
 
@@ -140,7 +139,8 @@ def main():
                   f"cpu ratio wrk/load {statistics.median(r[3] / r[1] for r in rows):.2f}")
         if a.idle > 0:
             out = subprocess.run([f"{a.build}/load", f"https://127.0.0.1:{sp}/", "--idle",
-                                  str(a.idle), "--ca", f"{d}/ca.pem"], check=True,
+                                  str(a.idle), "--warm", f"http://127.0.0.1:{hp}/", "--ca",
+                                  f"{d}/ca.pem"], check=True,
                                  capture_output=True, text=True).stdout
             print("idle TLS:", out.strip())
     finally:

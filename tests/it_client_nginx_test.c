@@ -167,6 +167,7 @@ static void env_open(env *e, const hl_client_options *o) {
   hl_loop_options lo = hl_loop_options_default();
   lo.recv_bufs = 256;
   HL_ASSERT(hl_loop_new(&lo, &e->loop, &err) == 0);
+  (void)fixture(); /* makes the test CA (raw-server tests need it too) */
   hl_tls_client_options to = {.ca_file = ca_path, .no_system_cas = true};
   HL_ASSERT(hl_tls_ctx_client_new(&to, &e->tls, &err) == 0);
   e->o = *o;
@@ -538,7 +539,7 @@ TEST(https_wrong_host_and_untrusted_ca_are_certificate_errors) {
 
 /* --- a raw server for the cases nginx cannot produce on demand -------------------------- */
 
-enum { RAW_RACE, RAW_PARTIAL, RAW_FRESH_CLOSE, RAW_SILENT };
+enum { RAW_RACE, RAW_PARTIAL, RAW_FRESH_CLOSE, RAW_SILENT, RAW_BAD_STATUS };
 
 typedef struct raw {
   int lfd;
@@ -598,6 +599,10 @@ static void *raw_conn_main(void *arg) {
     if ((mode == RAW_RACE && rc->index == 0 && req == 1) ||
         (mode == RAW_FRESH_CLOSE && rc->index == 0 && req == 0)) {
       break; /* close without a byte */
+    }
+    if (mode == RAW_BAD_STATUS) {
+      send_all(rc->fd, "HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n");
+      continue;
     }
     if (mode == RAW_PARTIAL && rc->index == 0 && req == 1) {
       send_all(rc->fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
@@ -896,5 +901,34 @@ TEST(completion_callback_can_submit_with_the_table_full) {
   hl_client_stats_get(e->cl, &st);
   ASSERT_LE(st.conns_opened, 2u); /* and no handshake per request */
   env_close(e);
+  free(e);
+}
+
+TEST(bad_status_line_is_a_protocol_error_and_big_body_too_large) {
+  raw s;
+  raw_start(&s, RAW_BAD_STATUS);
+  hl_client_options o = test_options();
+  o.h1.body_bytes_discard_max = 10000;
+  env *e = calloc(1, sizeof(*e));
+  env_open(e, &o);
+  char url[128];
+  raw_url(url, sizeof(url), &s);
+  submit(e, url, &e->g[0]);
+  ASSERT_TRUE(run_until_calls(e, e->g, 1, 1));
+  expect(&e->g[0], HL_NETERR_PROTOCOL_ERROR, 0);
+  ASSERT_CONTAINS(e->g[0].detail, "bad_status_line");
+  if (fixture()) {
+    url_of(url, sizeof(url), "http", "127.0.0.1", 0, "/big");
+    submit(e, url, &e->g[1]);
+    ASSERT_TRUE(run_until_calls(e, &e->g[1], 1, 1));
+    /* Content-Length already says too much: refused at the head. */
+    expect(&e->g[1], HL_NETERR_BODY_TOO_LARGE, 200);
+    ASSERT_CONTAINS(e->g[1].detail, "body_too_large");
+    hl_client_stats st;
+    hl_client_stats_get(e->cl, &st);
+    ASSERT_EQ(st.conns_open, 0u); /* the rest of the body was not read: closed */
+  }
+  env_close(e);
+  raw_stop(&s);
   free(e);
 }

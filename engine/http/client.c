@@ -186,7 +186,7 @@ static void fill_result(hl_client *c, uint32_t ri, hl_neterr cls, hl_client_resu
   res->detail = cls == HL_NETERR_OK ? "" : r->err.msg;
   res->retry_after_s = -1;
   const hl_h1_response *h = hl_h1_parser_response(&r->parser);
-  if (r->got_byte && h->status != 0) {
+  if (r->got_byte && h->status >= 100) { /* a partial code is not a status */
     res->status = h->status;
     res->response = h;
     uint32_t s;
