@@ -932,3 +932,41 @@ TEST(bad_status_line_is_a_protocol_error_and_big_body_too_large) {
   raw_stop(&s);
   free(e);
 }
+
+/* A server that accepts TCP but never speaks TLS: the handshake deadline. */
+TEST(tls_handshake_timeout) {
+  raw s;
+  raw_start(&s, RAW_SILENT);
+  hl_client_options o = test_options();
+  o.tls_handshake_timeout_ms = 200;
+  env *e = calloc(1, sizeof(*e));
+  env_open(e, &o);
+  char url[128];
+  snprintf(url, sizeof(url), "https://127.0.0.1:%u/", s.port);
+  submit(e, url, &e->g[0]);
+  ASSERT_TRUE(run_until_calls(e, e->g, 1, 1));
+  expect(&e->g[0], HL_NETERR_TLS_TIMEOUT, 0);
+  ASSERT_CONTAINS(e->g[0].detail, "tls_handshake_timeout_ms");
+  ASSERT_GE(e->g[0].r.t.total_us, 190000u);
+  env_close(e);
+  raw_stop(&s);
+  free(e);
+}
+
+/* A name that cannot resolve ends in a dns_* class (which one depends on
+ * the resolver the machine has: .invalid never exists, RFC 6761). */
+TEST(unresolvable_name_is_a_dns_error) {
+  hl_client_options o = test_options();
+  env *e = calloc(1, sizeof(*e));
+  env_open(e, &o);
+  submit(e, "http://no-such-host.invalid/", &e->g[0]);
+  ASSERT_EQ(e->g[0].calls, 0);
+  ASSERT_TRUE(run_until_calls(e, e->g, 1, 1));
+  ASSERT_EQ(e->g[0].calls, 1);
+  hl_neterr cls = e->g[0].r.error;
+  ASSERT_TRUE(cls == HL_NETERR_DNS_NXDOMAIN || cls == HL_NETERR_DNS_ERROR ||
+              cls == HL_NETERR_DNS_TIMEOUT);
+  ASSERT_CONTAINS(e->g[0].detail, "no-such-host.invalid");
+  env_close(e);
+  free(e);
+}
