@@ -460,16 +460,16 @@ static void open_conn(hl_client *c, uint32_t ri) {
 
 /* start_new opens a new connection for |ri| (the caller checked that the
  * limits allow one): resolve, then connect. */
-static void start_new(hl_client *c, uint32_t ri) {
+/* resolved continues a new connection once the addresses are known
+ * (|status| 0) or the lookup failed (r->err says why). */
+static void resolved(hl_client *c, uint32_t ri, int status) {
   creq *r = &c->reqs[ri];
-  r->state = REQ_RESOLVING;
-  r->t_dns0 = now_ns(c);
-  int rc = resolve_now(c, r, &r->err);
+  HL_ASSERT(r->state == REQ_RESOLVING);
   r->t_dns1 = now_ns(c);
-  if (rc != 0) {
-    req_fail(c, ri, rc == -ENOENT      ? HL_NETERR_DNS_NXDOMAIN
-                    : rc == -ETIMEDOUT ? HL_NETERR_DNS_TIMEOUT
-                                       : HL_NETERR_DNS_ERROR);
+  if (status != 0) {
+    req_fail(c, ri, status == -ENOENT      ? HL_NETERR_DNS_NXDOMAIN
+                    : status == -ETIMEDOUT ? HL_NETERR_DNS_TIMEOUT
+                                           : HL_NETERR_DNS_ERROR);
     return;
   }
   if (!hl_pool_can_open(&c->pool, r->origin)) {
@@ -478,6 +478,13 @@ static void start_new(hl_client *c, uint32_t ri) {
     return;
   }
   open_conn(c, ri);
+}
+
+static void start_new(hl_client *c, uint32_t ri) {
+  creq *r = &c->reqs[ri];
+  r->state = REQ_RESOLVING;
+  r->t_dns0 = now_ns(c);
+  resolved(c, ri, resolve_now(c, r, &r->err));
 }
 
 /* req_dispatch finds request |ri| a connection: an idle one of its origin,
