@@ -24,6 +24,7 @@
 #include "http/client.h"
 #include "io/tls.h"
 #include "lib/nginx.h"
+#include "lib/rawhttp.h"
 #include "tls_certs.h"
 
 /* --- fixture: nginx with several servers ------------------------------------------------
@@ -537,143 +538,20 @@ TEST(https_wrong_host_and_untrusted_ca_are_certificate_errors) {
   free(e);
 }
 
-/* --- a raw server for the cases nginx cannot produce on demand -------------------------- */
+/* --- a raw server (tests/lib/rawhttp.h) for what nginx cannot do on demand --- */
 
-enum { RAW_RACE, RAW_PARTIAL, RAW_FRESH_CLOSE, RAW_SILENT, RAW_BAD_STATUS };
-
-typedef struct raw {
-  int lfd;
-  uint16_t port;
-  int mode;
-  pthread_t acc;
-  pthread_t th[64];
-  int fds[64];
-  int n;
-  pthread_mutex_t mu;
-} raw;
-
-typedef struct raw_conn {
-  raw *s;
-  int fd;
-  int index;
-} raw_conn;
-
-static bool read_head(int fd) {
-  char buf[4096];
-  size_t len = 0;
-  while (len < sizeof(buf)) {
-    ssize_t n = recv(fd, buf + len, 1, 0);
-    if (n <= 0) {
-      return false;
-    }
-    len++;
-    if (len >= 4 && memcmp(buf + len - 4, "\r\n\r\n", 4) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
-static void send_all(int fd, const char *s) {
-  size_t len = strlen(s);
-  while (len > 0) {
-    ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
-    if (n <= 0) {
-      return;
-    }
-    s += n;
-    len -= (size_t)n;
-  }
-}
-
-static void *raw_conn_main(void *arg) {
-  raw_conn *rc = arg;
-  for (int req = 0;; req++) {
-    if (!read_head(rc->fd)) {
-      break;
-    }
-    int mode = rc->s->mode;
-    if (mode == RAW_SILENT) {
-      continue; /* never answer; the client times out or cancels */
-    }
-    if ((mode == RAW_RACE && rc->index == 0 && req == 1) ||
-        (mode == RAW_FRESH_CLOSE && rc->index == 0 && req == 0)) {
-      break; /* close without a byte */
-    }
-    if (mode == RAW_BAD_STATUS) {
-      send_all(rc->fd, "HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n");
-      continue;
-    }
-    if (mode == RAW_PARTIAL && rc->index == 0 && req == 1) {
-      send_all(rc->fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
-      break;
-    }
-    send_all(rc->fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-  }
-  shutdown(rc->fd, SHUT_RDWR);
-  free(rc);
-  return NULL;
-}
-
-static void *raw_accept_main(void *arg) {
-  raw *s = arg;
-  for (;;) {
-    int fd = accept(s->lfd, NULL, NULL);
-    if (fd < 0) {
-      return NULL;
-    }
-    pthread_mutex_lock(&s->mu);
-    if (s->n == 64) {
-      pthread_mutex_unlock(&s->mu);
-      close(fd);
-      continue;
-    }
-    raw_conn *rc = malloc(sizeof(*rc));
-    *rc = (raw_conn){s, fd, s->n};
-    s->fds[s->n] = fd;
-    pthread_create(&s->th[s->n], NULL, raw_conn_main, rc);
-    s->n++;
-    pthread_mutex_unlock(&s->mu);
-  }
-}
-
-static void raw_start(raw *s, int mode) {
-  memset(s, 0, sizeof(*s));
-  pthread_mutex_init(&s->mu, NULL);
-  s->mode = mode;
-  s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof(a);
-  HL_ASSERT(bind(s->lfd, (struct sockaddr *)&a, len) == 0 && listen(s->lfd, 64) == 0);
-  HL_ASSERT(getsockname(s->lfd, (struct sockaddr *)&a, &len) == 0);
-  s->port = ntohs(a.sin_port);
-  pthread_create(&s->acc, NULL, raw_accept_main, s);
-}
-
-static void raw_stop(raw *s) {
-  shutdown(s->lfd, SHUT_RDWR);
-  pthread_join(s->acc, NULL);
-  close(s->lfd);
-  for (int i = 0; i < s->n; i++) {
-    shutdown(s->fds[i], SHUT_RDWR);
-    pthread_join(s->th[i], NULL);
-    close(s->fds[i]);
-  }
-  pthread_mutex_destroy(&s->mu);
-}
-
-static void raw_url(char *out, size_t cap, const raw *s) {
-  snprintf(out, cap, "http://127.0.0.1:%u/", s->port);
+static void raw_url(char *out, size_t cap, const rh_server *s, const char *path) {
+  snprintf(out, cap, "http://127.0.0.1:%u%s", s->port, path);
 }
 
 TEST(keep_alive_race_is_retried_once_on_a_fresh_connection) {
-  raw s;
-  raw_start(&s, RAW_RACE);
+  rh_server s;
+  rh_start(&s, NULL);
   hl_client_options o = test_options();
   env *e = calloc(1, sizeof(*e));
   env_open(e, &o);
   char url[128];
-  raw_url(url, sizeof(url), &s);
+  raw_url(url, sizeof(url), &s, "/race");
   for (int i = 0; i < 3; i++) {
     submit(e, url, &e->g[i]);
     ASSERT_TRUE(run_until_calls(e, &e->g[i], 1, 1));
@@ -688,44 +566,44 @@ TEST(keep_alive_race_is_retried_once_on_a_fresh_connection) {
   ASSERT_EQ(st.retried, 1u);
   ASSERT_EQ(st.conns_opened, 2u);
   env_close(e);
-  raw_stop(&s);
+  rh_stop(&s);
   free(e);
 }
 
 TEST(no_retry_after_a_response_byte_nor_on_a_fresh_connection) {
-  raw s;
-  raw_start(&s, RAW_PARTIAL);
+  rh_server s;
+  rh_start(&s, NULL);
   hl_client_options o = test_options();
   env *e = calloc(1, sizeof(*e));
   env_open(e, &o);
   char url[128];
-  raw_url(url, sizeof(url), &s);
+  raw_url(url, sizeof(url), &s, "/ok");
   submit(e, url, &e->g[0]);
   ASSERT_TRUE(run_until_calls(e, e->g, 1, 1));
+  raw_url(url, sizeof(url), &s, "/partial"); /* on the reused connection */
   submit(e, url, &e->g[1]);
   ASSERT_TRUE(run_until_calls(e, &e->g[1], 1, 1));
   expect(&e->g[0], HL_NETERR_OK, 200);
   expect(&e->g[1], HL_NETERR_CLOSED_EARLY, 200);
   ASSERT_FALSE(e->g[1].r.retried);
+  ASSERT_TRUE(e->g[1].r.reused);
   ASSERT_CONTAINS(e->g[1].detail, "unexpected_eof");
   env_close(e);
-  raw_stop(&s);
-  raw_start(&s, RAW_FRESH_CLOSE);
   env_open(e, &o);
-  raw_url(url, sizeof(url), &s);
+  raw_url(url, sizeof(url), &s, "/close");
   submit(e, url, &e->g[0]);
   ASSERT_TRUE(run_until_calls(e, e->g, 1, 1));
   expect(&e->g[0], HL_NETERR_CLOSED_EARLY, 0);
   ASSERT_FALSE(e->g[0].r.retried);
   ASSERT_CONTAINS(e->g[0].detail, "no_response");
   env_close(e);
-  raw_stop(&s);
+  rh_stop(&s);
   free(e);
 }
 
 TEST(timeouts_cancel_pool_full_and_busy) {
-  raw s;
-  raw_start(&s, RAW_SILENT);
+  rh_server s;
+  rh_start(&s, NULL);
   hl_client_options o = test_options();
   o.requests_max = 5;
   o.conns_per_origin_max = 1;
@@ -733,7 +611,7 @@ TEST(timeouts_cancel_pool_full_and_busy) {
   env *e = calloc(1, sizeof(*e));
   env_open(e, &o);
   char url[128];
-  raw_url(url, sizeof(url), &s);
+  raw_url(url, sizeof(url), &s, "/never");
   hl_client_request t = {.response_header_timeout_ms = 150, .request_timeout_ms = 400,
                          .allow_plain_http = true};
   hl_client_id ids[5];
@@ -777,18 +655,18 @@ TEST(timeouts_cancel_pool_full_and_busy) {
   ASSERT_TRUE(run_until_calls(e, &e->g[5], 1, 1));
   expect(&e->g[5], HL_NETERR_REQUEST_TIMEOUT, 0);
   env_close(e);
-  raw_stop(&s);
+  rh_stop(&s);
   free(e);
 }
 
 TEST(cancel_all_completes_everything_once) {
-  raw s;
-  raw_start(&s, RAW_SILENT);
+  rh_server s;
+  rh_start(&s, NULL);
   hl_client_options o = test_options();
   env *e = calloc(1, sizeof(*e));
   env_open(e, &o);
   char url[128];
-  raw_url(url, sizeof(url), &s);
+  raw_url(url, sizeof(url), &s, "/never");
   for (int i = 0; i < 10; i++) {
     submit(e, url, &e->g[i]);
   }
@@ -803,7 +681,7 @@ TEST(cancel_all_completes_everything_once) {
   ASSERT_EQ(st.in_flight, 0u);
   ASSERT_EQ(st.conns_open, 0u);
   env_close(e);
-  raw_stop(&s);
+  rh_stop(&s);
   free(e);
 }
 
@@ -905,14 +783,14 @@ TEST(completion_callback_can_submit_with_the_table_full) {
 }
 
 TEST(bad_status_line_is_a_protocol_error_and_big_body_too_large) {
-  raw s;
-  raw_start(&s, RAW_BAD_STATUS);
+  rh_server s;
+  rh_start(&s, NULL);
   hl_client_options o = test_options();
   o.h1.body_bytes_discard_max = 10000;
   env *e = calloc(1, sizeof(*e));
   env_open(e, &o);
   char url[128];
-  raw_url(url, sizeof(url), &s);
+  raw_url(url, sizeof(url), &s, "/badstatus");
   submit(e, url, &e->g[0]);
   ASSERT_TRUE(run_until_calls(e, e->g, 1, 1));
   expect(&e->g[0], HL_NETERR_PROTOCOL_ERROR, 0);
@@ -929,14 +807,14 @@ TEST(bad_status_line_is_a_protocol_error_and_big_body_too_large) {
     ASSERT_EQ(st.conns_open, 0u); /* the rest of the body was not read: closed */
   }
   env_close(e);
-  raw_stop(&s);
+  rh_stop(&s);
   free(e);
 }
 
 /* A server that accepts TCP but never speaks TLS: the handshake deadline. */
 TEST(tls_handshake_timeout) {
-  raw s;
-  raw_start(&s, RAW_SILENT);
+  rh_server s;
+  rh_start(&s, "/never");
   hl_client_options o = test_options();
   o.tls_handshake_timeout_ms = 200;
   env *e = calloc(1, sizeof(*e));
@@ -949,7 +827,7 @@ TEST(tls_handshake_timeout) {
   ASSERT_CONTAINS(e->g[0].detail, "tls_handshake_timeout_ms");
   ASSERT_GE(e->g[0].r.t.total_us, 190000u);
   env_close(e);
-  raw_stop(&s);
+  rh_stop(&s);
   free(e);
 }
 
