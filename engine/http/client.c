@@ -12,6 +12,14 @@
 #include "base/clock.h"
 #include "http/pool.h"
 #include "io/tls.h"
+/* The resolver is built on another branch with a fixed interface; until it
+ * is merged, requests resolve IP literals and localhost only. */
+#if __has_include("io/dns.h")
+#include "io/dns.h"
+#define CLIENT_DNS 1
+#else
+#define CLIENT_DNS 0
+#endif
 
 #define NONE HL_POOL_NONE
 /* Request slots beyond requests_max, so that a completion callback that
@@ -57,6 +65,10 @@ typedef struct creq {
   uint32_t naddrs;
   struct sockaddr_storage addrs[HL_CONN_ADDRS_MAX];
   hl_h1_parser parser;
+#if CLIENT_DNS
+  hl_dns_query dnsq; /* waiting while state == REQ_RESOLVING with a resolver */
+  hl_dns_addrs dns_out;
+#endif
 } creq;
 
 /* Per connection (indexed by conn id). */
@@ -138,9 +150,18 @@ hl_client_options hl_client_options_from(const hl_limits *l) {
 }
 
 /* --- name resolution ----------------------------------------------------------------
- * Until the DNS module lands, only IP literals and localhost resolve. */
+ * Through the loop's resolver when the client has one; without it, only IP
+ * literals and localhost (never a blocking call either way). */
 
-static int resolve_now(hl_client *c, creq *r, hl_err *err) {
+static void set_port(struct sockaddr_storage *a, uint16_t port) {
+  if (a->ss_family == AF_INET6) {
+    ((struct sockaddr_in6 *)a)->sin6_port = htons(port);
+  } else {
+    ((struct sockaddr_in *)a)->sin_port = htons(port);
+  }
+}
+
+static int resolve_literal(hl_client *c, creq *r, hl_err *err) {
   const hl_origin_key *k = &req_origin(c, r)->key;
   struct in_addr a4;
   struct in6_addr a6;
@@ -168,13 +189,65 @@ static int resolve_now(hl_client *c, creq *r, hl_err *err) {
                                   "literals and localhost", k->host);
   }
   for (uint32_t i = 0; i < r->naddrs; i++) {
-    if (r->addrs[i].ss_family == AF_INET6) {
-      ((struct sockaddr_in6 *)&r->addrs[i])->sin6_port = htons(k->port);
-    } else {
-      ((struct sockaddr_in *)&r->addrs[i])->sin_port = htons(k->port);
-    }
+    set_port(&r->addrs[i], k->port);
   }
   return 0;
+}
+
+static void resolved(hl_client *c, uint32_t ri, int status);
+
+#if CLIENT_DNS
+/* take_addrs copies the resolver's answer (port 0) with the origin's port. */
+static void take_addrs(hl_client *c, creq *r, const hl_dns_addrs *a) {
+  uint16_t port = req_origin(c, r)->key.port;
+  r->naddrs = a->n < HL_CONN_ADDRS_MAX ? a->n : HL_CONN_ADDRS_MAX;
+  for (uint32_t i = 0; i < r->naddrs; i++) {
+    r->addrs[i] = a->addr[i];
+    set_port(&r->addrs[i], port);
+  }
+}
+
+static void dns_done(void *ctx, int status, const hl_dns_addrs *a, const hl_err *err) {
+  creq *r = ctx;
+  hl_client *c = r->cl;
+  if (status == 0) {
+    take_addrs(c, r, a);
+  } else if (err != NULL) {
+    r->err = *err;
+  }
+  resolved(c, (uint32_t)(r - c->reqs), status);
+}
+#endif
+
+/* resolve_start looks the origin's host up: 0 (r->addrs filled),
+ * -EINPROGRESS (resolved() follows), or a negative errno (r->err says
+ * why). */
+static int resolve_start(hl_client *c, creq *r) {
+#if CLIENT_DNS
+  if (c->o.dns != NULL) {
+    const hl_origin_key *k = &req_origin(c, r)->key;
+    int rc = hl_dns_resolve(c->o.dns, hl_span_make(k->host, k->host_len), &r->dnsq, dns_done,
+                            r, &r->dns_out);
+    if (rc == 0) {
+      take_addrs(c, r, &r->dns_out);
+    } else if (rc != -EINPROGRESS) {
+      r->err = *hl_dns_last_error(c->o.dns);
+    }
+    return rc;
+  }
+#endif
+  return resolve_literal(c, r, &r->err);
+}
+
+static void resolve_cancel(hl_client *c, creq *r) {
+#if CLIENT_DNS
+  if (c->o.dns != NULL) {
+    hl_dns_cancel(c->o.dns, &r->dnsq);
+  }
+#else
+  (void)c;
+  (void)r;
+#endif
 }
 
 /* --- completing --------------------------------------------------------------------- */
@@ -278,6 +351,8 @@ static void req_complete_ex(hl_client *c, uint32_t ri, hl_neterr cls, bool keep_
   hl_timer_cancel(c->loop, &r->phase);
   if (r->state == REQ_QUEUED) {
     hl_pool_wait_remove(&c->pool, ri);
+  } else if (r->state == REQ_RESOLVING) {
+    resolve_cancel(c, r);
   }
   r->state = REQ_DONE;
   req_detach_conn(c, r);
@@ -323,6 +398,8 @@ static void req_fail(hl_client *c, uint32_t ri, hl_neterr cls) {
   }
   if (r->state == REQ_QUEUED) {
     hl_pool_wait_remove(&c->pool, ri);
+  } else if (r->state == REQ_RESOLVING) {
+    resolve_cancel(c, r);
   }
   req_detach_conn(c, r);
   r->state = REQ_FAILING;
@@ -484,7 +561,10 @@ static void start_new(hl_client *c, uint32_t ri) {
   creq *r = &c->reqs[ri];
   r->state = REQ_RESOLVING;
   r->t_dns0 = now_ns(c);
-  resolved(c, ri, resolve_now(c, r, &r->err));
+  int rc = resolve_start(c, r);
+  if (rc != -EINPROGRESS) {
+    resolved(c, ri, rc);
+  }
 }
 
 /* req_dispatch finds request |ri| a connection: an idle one of its origin,

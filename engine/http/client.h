@@ -116,6 +116,7 @@ typedef struct hl_client_request {
 #define HL_CLIENT_TLS_PROFILES_MAX 4
 
 struct hl_tls_ctx;
+struct hl_dns;
 
 typedef struct hl_client_options {
   uint32_t requests_max;         /* requests in flight (table size) */
@@ -136,6 +137,10 @@ typedef struct hl_client_options {
    * hl_client_free). A request for https:// with a NULL context for its
    * profile fails with tls_handshake. */
   struct hl_tls_ctx *tls[HL_CLIENT_TLS_PROFILES_MAX];
+  /* The loop's resolver (io/dns.h; the caller owns it and frees it after
+   * hl_client_free). NULL: only IP literals and `localhost` (127.0.0.1,
+   * ::1) resolve; other names fail with dns_error. */
+  struct hl_dns *dns;
 } hl_client_options;
 
 /* hl_client_options_from takes every bound from |l| (engine limits). */
