@@ -9,6 +9,7 @@
  * cases against bench's hookline-sink, and its TLS cases (untrusted and
  * wrong-host certificates, which it_client_nginx_test covers against
  * nginx), belong here once the sink exists. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,4 +173,26 @@ TEST(every_hostile_case_ends_in_its_class_and_healthy_requests_go_on) {
   rh_stop(&hostile);
   rh_stop(&healthy);
   rh_stop(&racer);
+}
+
+/* The engine's defaults (every limit at its limits.h value) make a client. */
+TEST(default_options_make_a_client) {
+  hl_err err;
+  hl_loop *loop;
+  hl_loop_options lo = hl_loop_options_default();
+  lo.recv_bufs = 64;
+  ASSERT_EQ(hl_loop_new(&lo, &loop, &err), 0);
+  hl_limits l = hl_limits_default();
+  hl_client_options o = hl_client_options_from(&l);
+  hl_client *cl = NULL;
+  int rc = hl_client_new(loop, &o, &cl, &err);
+  if (rc != 0) {
+    hl_test_fail(__FILE__, __LINE__, "hl_client_new: %s", err.msg);
+  }
+  o.body_bytes_kept = HL_HTTP_BODY_BYTES_KEPT + 1;
+  hl_client *bad = NULL;
+  ASSERT_EQ(hl_client_new(loop, &o, &bad, &err), -EINVAL);
+  ASSERT_CONTAINS(err.msg, "body_bytes_kept");
+  hl_client_free(cl);
+  hl_loop_free(loop);
 }

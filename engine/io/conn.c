@@ -669,10 +669,12 @@ static void on_send_tls(hl_conns *m, conn *c, int res) {
 
 static void on_send(hl_conns *m, conn *c, int res) {
   c->sending = false;
-  if (res < 0) {
+  if (res <= 0) {
+    /* 0 bytes for a non-empty send: the socket cannot take more; treat it
+     * as the error it is rather than spin. */
     hl_err e;
-    hl_err_set(&e, "sending the request failed: %s", strerror(-res));
-    conn_end(m, c, HL_NETERR_WRITE_ERROR, -res, false, true, &e);
+    hl_err_set(&e, "sending the request failed: %s", res < 0 ? strerror(-res) : "no progress");
+    conn_end(m, c, HL_NETERR_WRITE_ERROR, res < 0 ? -res : EIO, false, true, &e);
     return;
   }
   if (c->is_tls) {
@@ -723,8 +725,8 @@ static void conn_handler(hl_loop *loop, void *ctx, const hl_loop_cqe *cq) {
 
 int hl_conns_new(hl_loop *loop, const hl_conns_options *opts, hl_conns **out, hl_err *err) {
   *out = NULL;
-  if (opts->conns_max == 0 || opts->conns_max > HL_CONNS_MAX) {
-    return hl_err_fail(err, -EINVAL, "conns_max must be 1..%u, not %u", HL_CONNS_MAX,
+  if (opts->conns_max == 0 || opts->conns_max > HL_LOOP_SLOTS_MAX) {
+    return hl_err_fail(err, -EINVAL, "conns_max must be 1..%u, not %u", HL_LOOP_SLOTS_MAX,
                        opts->conns_max);
   }
   if (opts->cb.on_ready == NULL || opts->cb.on_sent == NULL || opts->cb.on_data == NULL ||

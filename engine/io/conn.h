@@ -133,7 +133,10 @@ typedef struct hl_conn_callbacks {
 } hl_conn_callbacks;
 
 typedef struct hl_conns_options {
-  uint32_t conns_max;          /* table size (1..HL_CONNS_MAX) */
+  /* Table size (1..HL_LOOP_SLOTS_MAX). Closing connections hold their slot
+   * until the kernel is done with them, so give it room beyond the number
+   * of connections you let be open (the client adds a quarter). */
+  uint32_t conns_max;
   hl_conn_callbacks cb;
   void *ctx;
 } hl_conns_options;
