@@ -107,6 +107,7 @@
 #define HL_HTTP_REQUEST_HEAD_BYTES_MAX 8192
 /* Requests in flight in one client (one worker loop). */
 #define HL_CLIENT_REQUESTS_MAX 32768
+_Static_assert(HL_POOL_WAITERS_PER_ORIGIN_MAX <= HL_CLIENT_REQUESTS_MAX, "waiters are requests");
 /* Ranges an operator may exempt from the SSRF guard (--allow-network). */
 #define HL_NETPOLICY_ALLOW_MAX 32
 
@@ -118,6 +119,30 @@
 /* Sessions (tickets) kept per origin for resumption; a TLS 1.3 server sends
  * two per connection and each is used once. */
 #define HL_TLS_SESSIONS_PER_ORIGIN 4
+
+/* --- hookline-sink (bench/sink), the test and benchmark receiver --- */
+#define HL_SINK_WORKERS_MAX 64
+#define HL_SINK_LISTENERS_MAX 16
+#define HL_SINK_ROUTES_MAX 32
+#define HL_SINK_ROUTE_PREFIX_BYTES_MAX 256
+/* Connections per worker (slots preallocated at start). */
+#define HL_SINK_CONNS_PER_WORKER 16384
+#define HL_SINK_RECV_BUFS 2048
+/* Request heads: line, field section, fields. */
+#define HL_SINK_REQUEST_LINE_BYTES_MAX 8192
+#define HL_SINK_HEADER_BYTES_MAX (32 * 1024)
+#define HL_SINK_FIELDS_MAX 64
+/* Bytes received but not yet parsed a connection may hold: an incomplete
+ * head, or pipelined requests waiting behind a held response. */
+#define HL_SINK_PENDING_BYTES_MAX (HL_SINK_REQUEST_LINE_BYTES_MAX + HL_SINK_HEADER_BYTES_MAX)
+/* A request body is read whole up to this; longer ones fail with 413. */
+#define HL_SINK_BODY_BYTES_MAX (64ull * 1024 * 1024)
+/* Body bytes kept per request for signature checks and --record. */
+#define HL_SINK_CAPTURE_BYTES_MAX (1024 * 1024)
+#define HL_SINK_RECORD_BODY_BYTES 65536
+/* Response shapes a route may ask for. */
+#define HL_SINK_RESPONSE_BODY_BYTES_MAX (4 * 1024 * 1024)
+#define HL_SINK_BIG_HEADER_BYTES_MAX (16 * 1024 * 1024)
 
 /* --- io_uring loop --- */
 #define HL_LOOP_ENTRIES 4096
@@ -174,8 +199,9 @@ _Static_assert((HL_RECV_BUFS & (HL_RECV_BUFS - 1)) == 0 &&
                    HL_RECV_BUFS <= HL_LOOP_BUF_RING_ENTRIES_MAX,
                "a buffer ring holds a power of two of buffers");
 _Static_assert(HL_CONNS_MAX <= HL_LOOP_SLOTS_MAX, "every connection fits a slot table");
-_Static_assert(HL_CLIENT_REQUESTS_MAX <= HL_LOOP_SLOTS_MAX, "request ids are 32-bit slots");
-_Static_assert(HL_POOL_WAITERS_PER_ORIGIN_MAX <= HL_CLIENT_REQUESTS_MAX, "waiters are requests");
+_Static_assert(HL_SINK_RECORD_BODY_BYTES <= HL_SINK_CAPTURE_BYTES_MAX, "recorded from the captured body");
+_Static_assert(HL_SINK_CAPTURE_BYTES_MAX <= HL_SINK_BODY_BYTES_MAX, "captured from the body");
+_Static_assert(HL_SINK_CONNS_PER_WORKER <= HL_LOOP_SLOTS_MAX, "sink connections fit a slot table");
 _Static_assert(HL_TLS_OUT_BYTES >= 16384 + 2048, "the TLS output buffer holds a full record");
 
 /* The limits a running engine enforces; defaults from the macros above,
