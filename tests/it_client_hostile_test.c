@@ -18,27 +18,8 @@
 #include "base/clock.h"
 #include "harness.h"
 #include "http/client.h"
+#include "lib/client_util.h"
 #include "lib/rawhttp.h"
-
-typedef struct got {
-  int calls;
-  hl_neterr error;
-  uint16_t status;
-  uint64_t at_ms;
-  bool retried;
-  char detail[HL_ERR_BYTES];
-} got;
-
-static void on_done(void *ctx, hl_client_id id, const hl_client_result *r) {
-  (void)id;
-  got *g = ctx;
-  g->calls++;
-  g->error = r->error;
-  g->status = r->status;
-  g->at_ms = hl_clock_mono_ms();
-  g->retried = r->retried;
-  hl_span_to_cstr(hl_span_cstr(r->detail), g->detail, sizeof(g->detail));
-}
 
 typedef struct hostile_case {
   const char *path;
@@ -59,13 +40,13 @@ static const hostile_case cases[] = {
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
-static void submit_get(hl_client *cl, hl_netpolicy *pol, const char *url, got *g,
+static void submit_get(hl_client *cl, hl_netpolicy *pol, const char *url, ct_got *g,
                        uint32_t header_ms, uint32_t request_ms) {
   hl_url u;
   hl_err err;
   HL_ASSERT(hl_url_parse(hl_span_cstr(url), &u, &err) == 0);
   hl_client_request q = {.url = &u, .method = HL_HTTP_GET, .policy = pol,
-                         .allow_plain_http = true, .done = on_done, .ctx = g,
+                         .allow_plain_http = true, .done = ct_on_done, .ctx = g,
                          .response_header_timeout_ms = header_ms,
                          .request_timeout_ms = request_ms};
   HL_ASSERT(hl_client_submit(cl, &q, NULL, &err) == 0);
@@ -93,7 +74,7 @@ TEST(every_hostile_case_ends_in_its_class_and_healthy_requests_go_on) {
   ASSERT_EQ(hl_netpolicy_allow(&pol, "127.0.0.0/8", &err), 0);
 
   uint64_t t0 = hl_clock_mono_ms();
-  got g[NCASES + 1];
+  ct_got g[NCASES + 1];
   memset(g, 0, sizeof(g));
   char url[128];
   for (size_t i = 0; i < NCASES; i++) {
@@ -103,7 +84,7 @@ TEST(every_hostile_case_ends_in_its_class_and_healthy_requests_go_on) {
   /* The keep-alive race (its own server, so that connection numbers are
    * its own): a first request warms a connection, the second on it is met
    * with a close and retried on a fresh one. */
-  got race[2];
+  ct_got race[2];
   memset(race, 0, sizeof(race));
   rh_server racer;
   rh_start(&racer, NULL);
@@ -112,7 +93,7 @@ TEST(every_hostile_case_ends_in_its_class_and_healthy_requests_go_on) {
 
   /* Healthy requests, one after another, while the hostile ones hang. */
   snprintf(url, sizeof(url), "http://127.0.0.1:%u/ok", healthy.port);
-  got ok[40];
+  ct_got ok[40];
   memset(ok, 0, sizeof(ok));
   int ok_sent = 0;
   submit_get(cl, &pol, url, &ok[ok_sent++], 1000, 2000);
@@ -140,7 +121,7 @@ TEST(every_hostile_case_ends_in_its_class_and_healthy_requests_go_on) {
   }
   for (size_t i = 0; i < NCASES; i++) {
     if (g[i].calls != 1 || g[i].error != cases[i].want || g[i].status != cases[i].want_status) {
-      hl_test_fail(__FILE__, __LINE__, "%s: calls %d, got %s/%u (%s), want %s/%u",
+      hl_test_fail(__FILE__, __LINE__, "%s: calls %d, ct_got %s/%u (%s), want %s/%u",
                    cases[i].path, g[i].calls, hl_neterr_name(g[i].error), g[i].status,
                    g[i].detail, hl_neterr_name(cases[i].want), cases[i].want_status);
     }

@@ -23,9 +23,9 @@
 #include "harness.h"
 #include "http/client.h"
 #include "io/tls.h"
+#include "lib/client_util.h"
 #include "lib/nginx.h"
 #include "lib/rawhttp.h"
-#include "tls_certs.h"
 
 /* --- fixture: nginx with several servers ------------------------------------------------
  * P0 http: /ok /503 /410 /301 /gz (gzip => chunked) /big
@@ -70,25 +70,12 @@ static bool fixture(void) {
   }
   nginx_tried = true;
   const char *tmp = hl_test_tmpdir();
-  char dir[600], path[700], key[700];
+  char dir[600], path[700];
   snprintf(dir, sizeof(dir), "%s/nginx", tmp);
   mkdir(dir, 0755);
   /* Certificates first: nginx reads them at start. */
-  tc_ca ca = tc_ca_new("hookline client test CA", NULL);
-  tc_ca rogue = tc_ca_new("someone else's CA", NULL);
   snprintf(ca_path, sizeof(ca_path), "%s/ca.pem", tmp);
-  tc_ca_write(&ca, ca_path);
-  snprintf(path, sizeof(path), "%s/good.pem", dir);
-  snprintf(key, sizeof(key), "%s/good.key", dir);
-  tc_leaf_write(&ca, "DNS:localhost,IP:127.0.0.1", -3600, 86400, path, key);
-  snprintf(path, sizeof(path), "%s/wrong.pem", dir);
-  snprintf(key, sizeof(key), "%s/wrong.key", dir);
-  tc_leaf_write(&ca, "DNS:wrong.example", -3600, 86400, path, key);
-  snprintf(path, sizeof(path), "%s/rogue.pem", dir);
-  snprintf(key, sizeof(key), "%s/rogue.key", dir);
-  tc_leaf_write(&rogue, "DNS:localhost,IP:127.0.0.1", -3600, 86400, path, key);
-  tc_ca_free(&ca);
-  tc_ca_free(&rogue);
+  ct_make_certs(dir, ca_path);
   snprintf(path, sizeof(path), "%s/www", dir);
   mkdir(path, 0755);
   snprintf(path, sizeof(path), "%s/www/big.txt", dir);
