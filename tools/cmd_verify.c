@@ -188,7 +188,7 @@ static int headers_file(const char *cmd, sig_flags *f, const char *path) {
   if (f->headers_file_text != NULL) {
     return hl_cli_usage_error(cmd, "--headers-file: given twice");
   }
-  size_t len;
+  size_t len = 0;
   int rc = strcmp(path, "-") == 0 ? use_stdin(cmd, f, "--headers-file -") : 0;
   if (rc == 0) {
     rc = read_all(cmd, path, VERIFY_HEADER_FILE_BYTES_MAX, &f->headers_file_text, &len,

@@ -28,9 +28,11 @@ static int prep(hl_store *s, const char *sql, sqlite3_stmt **st, hl_err *err) {
   return 0;
 }
 
+/* col_span: a column's bytes; empty and NULL values give an empty span
+ * with a valid pointer (SQLite returns NULL for both). */
 static hl_span col_span(sqlite3_stmt *st, int i) {
   const void *p = sqlite3_column_blob(st, i);
-  return hl_span_make(p, (size_t)sqlite3_column_bytes(st, i));
+  return p != NULL ? hl_span_make(p, (size_t)sqlite3_column_bytes(st, i)) : HL_SPAN_LIT("");
 }
 
 static void bind_span(sqlite3_stmt *st, int i, hl_span v) {

@@ -32,13 +32,10 @@
 
 #include "base/err.h"
 #include "base/hist.h"
+#include "base/limits.h"
 #include "base/span.h"
 #include "store/store.h"
 
-/* The longest an attempt's row may be logged after the attempt started
- * (request timeout, at most HL_ENDPOINT_TIMEOUT_MS_MAX, plus queueing and
- * the group commit), with a wide margin. */
-#define HL_ATTEMPT_LOG_DELAY_MS_MAX (15 * 60 * 1000)
 
 /* hl_query_first_rowid_since sets *rowid so that every attempt with
  * started_ms >= |since_ms| has a rowid >= it (a lower bound: rows just
@@ -111,13 +108,6 @@ int hl_query_dead_letters(hl_store *s, int64_t endpoint_rowid, uint32_t limit,
 
 /* --- status ---------------------------------------------------------------- */
 
-/* Status reads at most this many of the newest attempts for its window, so
- * that it answers in about a second whatever the rate; the report says
- * when the window was cut short. */
-#define HL_STATUS_SCAN_ROWS_MAX 2000000
-/* Endpoints without an attempt in the window: the log is searched this far
- * further back for their last attempt. */
-#define HL_STATUS_LAST_SCAN_ROWS_MAX 2000000
 
 typedef struct hl_endpoint_status {
   int64_t rowid;
@@ -177,12 +167,6 @@ int hl_query_message_endpoints(hl_store *s, hl_span message_id,
                                int (*fn)(int64_t endpoint_rowid, void *ctx), void *ctx,
                                hl_err *err);
 
-/* A bulk replay handles at most this many deliveries per call (memory for
- * their ids); past it the call fails and says to narrow the window. */
-#define HL_REPLAY_DELIVERIES_MAX 1000000
-/* Deliveries written per transaction, so the engine's writer never waits
- * long for the lock. */
-#define HL_REPLAY_BATCH_ROWS 1000
 
 /* hl_store_replay_failed replays every delivery of |endpoint_rowid| that
  * failed (an attempt not delivered, or a dead letter) since |since_ms| and
@@ -200,7 +184,6 @@ typedef struct hl_prune_stats {
   int64_t endpoint_states; /* of deleted endpoints */
 } hl_prune_stats;
 
-#define HL_PRUNE_BATCH_ROWS_DEFAULT 5000
 
 /* hl_prune: one pruning pass, done in steps. Removes attempts started
  * before cutoff_ms, dead letters older than it, payloads created before it
