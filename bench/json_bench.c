@@ -21,39 +21,12 @@
 #include "text/json_escape.h"
 #include "text/json_scan.h"
 
-static const char lead[] =
-    "{\"id\":\"lead_01HZX3K9Q2\",\"created_at\":\"2024-05-02T11:30:00Z\","
-    "\"name\":\"Ann O'Neil\",\"email\":\"ann.oneil@example.com\",\"phone\":\"+1 555 010 0199\","
-    "\"company\":\"Acme Analytics\",\"score\":87.5,\"vip\":true,\"referrer\":null,"
-    "\"messages\":[{\"at\":\"2024-05-01T10:00:00Z\",\"text\":\"Hi, could you send "
-    "\\\"pricing\\\" for 50 seats?\"},{\"at\":\"2024-05-02T09:12:00Z\",\"text\":\"Also: do you "
-    "support SSO {SAML} and [SCIM]?\"},{\"at\":\"2024-05-02T11:29:00Z\",\"text\":\"Thanks! "
-    "Z\\u00fcrich office.\"}],"
-    "\"contact\":{\"first_name\":\"Ann\",\"last_name\":\"O'Neil\",\"title\":\"CTO\","
-    "\"linkedin\":\"https://www.linkedin.com/in/annoneil\"},"
-    "\"tags\":[\"hot\",\"b2b\",\"q3-campaign\",\"sso\"],"
-    "\"utm\":{\"source\":\"google\",\"medium\":\"cpc\",\"campaign\":\"spring_sale\"}}";
+#include "bench_lead.h"
 
 static const char *const path_texts[9] = {
     "email", "phone", "name", "contact.first_name", "contact.last_name",
     "tags.0", "tags.2", "utm.source", "created_at",
 };
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof(*v), cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 enum { REPS_MAX = 101 };
 static volatile size_t sink;

@@ -44,7 +44,8 @@ static void expect_invalid(const char *s, const char *why) {
 
 TEST(get_with_fields) {
   parsed p;
-  const char *s = "GET /hooks/a?x=1 HTTP/1.1\r\nHost: sink\r\nX-Empty:\r\nX-Pad: \t v a l \t\r\n\r\nnext";
+  const char *s = "GET /hooks/a?x=1 HTTP/1.1\r\nHost: sink\r\nX-Empty:\r\n"
+                  "X-Pad: \t v a l \t\r\n\r\nnext";
   ASSERT_EQ(parse(&p, s), (ptrdiff_t)strlen(s) - 4);
   ASSERT_SPAN_EQ(p.req.method, "GET");
   ASSERT_SPAN_EQ(p.req.target, "/hooks/a?x=1");
@@ -106,7 +107,8 @@ TEST(body_framing) {
                  "Content-Length");
   expect_invalid("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "chunked");
   expect_invalid("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "chunked");
-  expect_invalid("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+  expect_invalid("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n",
                  "chunked");
   expect_invalid("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
                  "both");
@@ -234,7 +236,8 @@ static int read_stream(const char *s, size_t piece, char *out, size_t cap) {
 TEST(reader_strings_pipelined_requests_together_in_any_split) {
   const char *s = "GET /a HTTP/1.1\r\n\r\n"
                   "POST /b HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
-                  "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\n"
+                  "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "3;x=y\r\nabc\r\n2\r\nde\r\n0\r\n"
                   "T: 1\r\n\r\n"
                   "GET /d HT";
   const char *want = "[GET /a]|[POST /b]hello|[POST /c]abcde|";

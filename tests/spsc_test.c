@@ -136,3 +136,30 @@ TEST(two_threads_pass_millions_of_records_intact) {
   ASSERT_EQ((uintptr_t)bad, 0);
   hl_spsc_cleanup(&q);
 }
+
+TEST(cursor_reads_a_batch_and_frees_only_on_release) {
+  hl_spsc q;
+  ASSERT_EQ(hl_spsc_init(&q, 4096), 0);
+  for (uint64_t i = 0; i < 10; i++) {
+    uint64_t *p = hl_spsc_reserve(&q, 8);
+    *p = i;
+  }
+  hl_spsc_publish(&q);
+  hl_spsc_cursor c = hl_spsc_begin(&q);
+  size_t len;
+  const uint64_t *r;
+  uint64_t want = 0;
+  while ((r = hl_spsc_next(&q, &c, &len)) != NULL) {
+    ASSERT_EQ(*r, want++);
+  }
+  ASSERT_EQ(want, 10);
+  /* Not released: a second pass sees them again (as after a failed commit). */
+  c = hl_spsc_begin(&q);
+  r = hl_spsc_next(&q, &c, &len);
+  ASSERT_EQ(*r, 0);
+  while (hl_spsc_next(&q, &c, &len) != NULL) {
+  }
+  hl_spsc_release(&q, c);
+  ASSERT_TRUE(hl_spsc_empty(&q));
+  hl_spsc_cleanup(&q);
+}

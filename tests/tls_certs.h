@@ -8,9 +8,9 @@
  *                 "/tmp/x/leaf.pem", "/tmp/x/leaf.key");
  *   tc_ca_free(&root);
  *
- * Header-only (static functions) so that any test can include it; every
- * failure aborts, since a test cannot run without its certificates. Keys
- * are EC P-256: quick to make and to use. */
+ * Header-only (static inline functions) so that any test or benchmark can
+ * include it and use any subset. Every failure aborts, since a test cannot
+ * run without its certificates. Keys are EC P-256: quick to make and use. */
 #ifndef HL_TESTS_TLS_CERTS_H
 #define HL_TESTS_TLS_CERTS_H
 
@@ -34,14 +34,14 @@ typedef struct tc_ca {
   const struct tc_ca *parent; /* NULL for a root */
 } tc_ca;
 
-static void tc_check(int ok, const char *what) {
+static inline void tc_check(int ok, const char *what) {
   if (!ok) {
     fprintf(stderr, "tls_certs: %s failed\n", what);
     abort();
   }
 }
 
-static EVP_PKEY *tc_key_new(void) {
+static inline EVP_PKEY *tc_key_new(void) {
   EC_KEY *ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
   EVP_PKEY *key = EVP_PKEY_new();
   tc_check(ec != NULL && key != NULL && EC_KEY_generate_key(ec) && EVP_PKEY_assign_EC_KEY(key, ec),
@@ -49,7 +49,7 @@ static EVP_PKEY *tc_key_new(void) {
   return key;
 }
 
-static void tc_add_ext(X509 *x, X509 *issuer, int nid, const char *value) {
+static inline void tc_add_ext(X509 *x, X509 *issuer, int nid, const char *value) {
   X509V3_CTX v3;
   X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
   X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, &v3, nid, value);
@@ -60,8 +60,8 @@ static void tc_add_ext(X509 *x, X509 *issuer, int nid, const char *value) {
 /* tc_cert_new makes a certificate for |key| named |cn|, valid from
  * now + not_before_s to now + not_after_s, signed by |issuer| (NULL:
  * self-signed with |key|). */
-static X509 *tc_cert_new(const char *cn, EVP_PKEY *key, const tc_ca *issuer, long not_before_s,
-                         long not_after_s) {
+static inline X509 *tc_cert_new(const char *cn, EVP_PKEY *key, const tc_ca *issuer,
+                                long not_before_s, long not_after_s) {
   uint32_t serial = 0;
   tc_check(RAND_bytes((uint8_t *)&serial, sizeof(serial)), "RAND_bytes");
   X509 *x = X509_new();
@@ -81,13 +81,13 @@ static X509 *tc_cert_new(const char *cn, EVP_PKEY *key, const tc_ca *issuer, lon
   return x;
 }
 
-static void tc_sign(X509 *x, EVP_PKEY *key, const tc_ca *issuer) {
+static inline void tc_sign(X509 *x, EVP_PKEY *key, const tc_ca *issuer) {
   tc_check(X509_sign(x, issuer != NULL ? issuer->key : key, EVP_sha256()) > 0, "X509_sign");
 }
 
 /* tc_ca_new makes a CA named |cn|, a root (|parent| NULL) or an
  * intermediate signed by |parent|, valid for a day either side of now. */
-static tc_ca tc_ca_new(const char *cn, const tc_ca *parent) {
+static inline tc_ca tc_ca_new(const char *cn, const tc_ca *parent) {
   tc_ca ca = {NULL, tc_key_new(), parent};
   ca.cert = tc_cert_new(cn, ca.key, parent, -86400, 86400);
   X509 *issuer = parent != NULL ? parent->cert : ca.cert;
@@ -97,19 +97,19 @@ static tc_ca tc_ca_new(const char *cn, const tc_ca *parent) {
   return ca;
 }
 
-static void tc_ca_free(tc_ca *ca) {
+static inline void tc_ca_free(tc_ca *ca) {
   X509_free(ca->cert);
   EVP_PKEY_free(ca->key);
   ca->cert = NULL;
   ca->key = NULL;
 }
 
-static void tc_pem_x509(BIO *bio, X509 *x) {
+static inline void tc_pem_x509(BIO *bio, X509 *x) {
   tc_check(PEM_write_bio_X509(bio, x), "PEM_write_bio_X509");
 }
 
 /* tc_ca_write writes the CA's certificate (a trust anchor file). */
-static void tc_ca_write(const tc_ca *ca, const char *path) {
+static inline void tc_ca_write(const tc_ca *ca, const char *path) {
   BIO *bio = BIO_new_file(path, "w");
   tc_check(bio != NULL, path);
   tc_pem_x509(bio, ca->cert);
@@ -120,8 +120,8 @@ static void tc_ca_write(const tc_ca *ca, const char *path) {
  * ("DNS:localhost,IP:127.0.0.1"), signed by |issuer|, and writes it
  * followed by the issuer's chain up to (not including) the root to
  * |cert_path|, and its key to |key_path|. */
-static void tc_leaf_write(const tc_ca *issuer, const char *sans, long not_before_s, long not_after_s,
-                          const char *cert_path, const char *key_path) {
+static inline void tc_leaf_write(const tc_ca *issuer, const char *sans, long not_before_s,
+                                 long not_after_s, const char *cert_path, const char *key_path) {
   EVP_PKEY *key = tc_key_new();
   X509 *x = tc_cert_new("hookline test leaf", key, issuer, not_before_s, not_after_s);
   tc_add_ext(x, issuer->cert, NID_basic_constraints, "critical,CA:FALSE");

@@ -922,8 +922,9 @@ int sink_worker_new(const sink_config *cfg, uint32_t index, const int *fds, sink
   w->conns = calloc(cfg->conns_per_worker, sizeof(conn));
   int rc = w->conns != NULL ? hl_slots_init(&w->slots, cfg->conns_per_worker, on_free, w) : -ENOMEM;
   if (rc == 0 && cfg->record_fd >= 0) {
-    w->rec_cap = HL_JSON_ESCAPE_GROWTH_MAX * ((size_t)cfg->record_body_bytes + HL_SINK_PENDING_BYTES_MAX) +
-                 4096;
+    /* Every recorded byte may grow sixfold when escaped. */
+    size_t raw = (size_t)cfg->record_body_bytes + HL_SINK_PENDING_BYTES_MAX;
+    w->rec_cap = HL_JSON_ESCAPE_GROWTH_MAX * raw + 4096;
     w->rec = malloc(w->rec_cap);
     rc = w->rec != NULL ? 0 : -ENOMEM;
   }

@@ -130,7 +130,8 @@ typedef struct sink_stats {
   uint64_t by_route[HL_SINK_ROUTES_MAX + 1]; /* the last one: no route */
 } sink_stats;
 
-_Static_assert(sizeof(sink_stats) % sizeof(uint64_t) == 0, "main sums stats as an array of counters");
+_Static_assert(sizeof(sink_stats) % sizeof(uint64_t) == 0,
+               "main sums stats as an array of counters");
 
 #define SINK_ADD(field, n) \
   __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)

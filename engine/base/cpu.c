@@ -27,6 +27,9 @@ static unsigned cpu_detect(void) {
   if (__builtin_cpu_supports("bmi2")) {
     m |= HL_CPU_BMI2;
   }
+  if (__builtin_cpu_supports("sse4.2")) {
+    m |= HL_CPU_SSE42;
+  }
   unsigned a, b, c, d;
   if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) != 0) {
     m |= HL_CPU_SHA;
@@ -49,13 +52,16 @@ static void cpu_init(void) {
     if (strstr(off, "sha") != NULL) {
       m &= ~(unsigned)HL_CPU_SHA;
     }
+    if (strstr(off, "sse42") != NULL) {
+      m &= ~(unsigned)HL_CPU_SSE42;
+    }
   }
   cpu_mask = m;
   static const struct {
     unsigned bit;
     const char *name;
   } names[] = {{HL_CPU_AVX2, "avx2"}, {HL_CPU_AVX512, "avx512"}, {HL_CPU_SHA, "sha"},
-               {HL_CPU_BMI2, "bmi2"}};
+               {HL_CPU_BMI2, "bmi2"}, {HL_CPU_SSE42, "sse42"}};
   size_t len = 0;
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
     if ((m & names[i].bit) == 0) {

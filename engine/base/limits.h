@@ -58,6 +58,10 @@
 #define HL_TEMPLATE_SEGMENTS_MAX 1024
 #define HL_TEMPLATE_PATH_BYTES_MAX 256
 #define HL_TEMPLATE_PATH_PARTS_MAX 16
+/* Distinct data paths in all the templates of one endpoint (body, headers,
+ * query, URL): one resolve pass finds them all (json_scan takes 64 paths
+ * per pass over the data). */
+#define HL_TEMPLATE_SET_PATHS_MAX 256
 /* A rendered body holds the template's literals plus at most the message's
  * data a bounded number of times; past this the render fails cleanly. */
 #define HL_RENDER_BYTES_MAX (1024 * 1024)
@@ -98,10 +102,34 @@
 #define HL_DNS_CACHE_ENTRIES_MAX 4096
 #define HL_DNS_NEGATIVE_TTL_S 30
 #define HL_DNS_TTL_MAX_S 3600
+/* Addresses kept per name: enough to try several, small enough to copy. */
+#define HL_DNS_ADDRS_MAX 8
+/* Attempts per DNS server (c-ares doubles the wait on each round). */
+#define HL_DNS_TRIES 2
+#define HL_DNS_TRIES_MAX 5
+/* Distinct names being looked up at once on one loop; each holds a cache
+ * entry that cannot be evicted until c-ares answers. */
+#define HL_DNS_LOOKUPS_MAX 1024
+/* Callers waiting on one name's lookup (coalesced into one query). */
+#define HL_DNS_WAITERS_MAX 1024
+/* Name servers used (resolv.conf or the servers option); c-ares opens at
+ * most a UDP and a TCP socket to each. */
+#define HL_DNS_SERVERS_MAX 8
+#define HL_DNS_SOCKETS_MAX (2 * HL_DNS_SERVERS_MAX)
+/* Receive buffer asked for c-ares' sockets (the kernel caps it at
+ * net.core.rmem_max): a burst of answers to many lookups started at once
+ * must not overflow it, or c-ares waits a whole try's timeout to ask again. */
+#define HL_DNS_SOCK_RCVBUF_BYTES (1024 * 1024)
+/* Hosts-file answers carry no TTL; they are cached this long so that the
+ * file is not read again for every lookup, yet edits are seen soon. */
+#define HL_DNS_HOSTS_TTL_S 10
+/* The most cache entries the option may ask for. */
+#define HL_DNS_CACHE_ENTRIES_CEILING (1u << 20)
 /* Requests waiting for a connection of one origin (FIFO, deadline running). */
 #define HL_POOL_WAITERS_PER_ORIGIN_MAX 4096
-/* Addresses of one name the client tries in turn when connecting. */
-#define HL_CONN_ADDRS_MAX 8
+/* Addresses of one name the client tries in turn when connecting: all
+ * that the resolver keeps. */
+#define HL_CONN_ADDRS_MAX HL_DNS_ADDRS_MAX
 /* A request head the client writes from a header list (a caller may pass
  * a head it rendered itself instead, of any length). */
 #define HL_HTTP_REQUEST_HEAD_BYTES_MAX 8192
@@ -160,14 +188,55 @@ _Static_assert(HL_POOL_WAITERS_PER_ORIGIN_MAX <= HL_CLIENT_REQUESTS_MAX, "waiter
 
 /* --- shared-memory ring --- */
 #define HL_RING_LANES_MAX 64
+#define HL_RING_LANES_DEFAULT 32
 #define HL_RING_LANE_BYTES_DEFAULT (4u * 1024 * 1024)
+/* A lane holds at least a few maximal records and at most 1 GiB, so that
+ * positions inside it fit in 32 bits. */
+#define HL_RING_LANE_BYTES_MIN (HL_RING_RECORD_BYTES_MAX * 4)
+#define HL_RING_LANE_BYTES_MAX (1024u * 1024 * 1024)
 #define HL_RING_RECORD_BYTES_MAX (HL_MESSAGE_DATA_BYTES_MAX + 1024)
+/* Records one engine worker has read from one lane and not yet released;
+ * past this it stops reading that lane until it releases some. */
+#define HL_RING_LANE_INFLIGHT_DEFAULT 4096
+#define HL_RING_LANE_INFLIGHT_MAX (1u << 20)
+/* Readers (engine workers) of one ring: one bit each in the sleep word. */
+#define HL_RING_CURSORS_MAX 32
+/* How long hl_producer_open waits for a free lane, by default. */
+#define HL_RING_OPEN_TIMEOUT_MS 0
+#define HL_RING_NAME_BYTES_MAX 256
+
+/* --- signing --- */
+/* HMAC jobs the engine hands hl_hmac_batch at once (its per-loop job
+ * array). 16 fill the AVX-512 lanes; 64 keep them full while lanes refill
+ * (mixed lengths: 4.7 M/s at 64 against 2.3 at 16); beyond, equal lengths
+ * gain nothing and mixed ones ~10% (bench/hmac_mb_bench.c --crossover). */
+#define HL_HMAC_BATCH_JOBS_MAX 64
 
 /* --- delivery --- */
 #define HL_DELIVERIES_IN_FLIGHT_MAX 32768
 #define HL_RESPONSE_EXCERPT_BYTES 1024
 #define HL_STORE_QUEUE_ENTRIES 65536
 
+/* --- operator queries, replay and retention (store/query) --- */
+/* The longest an attempt's row may be logged after the attempt started
+ * (the request's timeouts, plus queueing and the group commit), with a wide
+ * margin: time windows over the attempt log rely on it. */
+#define HL_ATTEMPT_LOG_DELAY_MS_MAX (15 * 60 * 1000)
+/* `hookline status` reads at most this many of the newest attempts for its
+ * window (about a second of work), and this many more, further back, for
+ * the last attempt of endpoints idle in the window. */
+#define HL_STATUS_SCAN_ROWS_MAX 2000000
+#define HL_STATUS_LAST_SCAN_ROWS_MAX 2000000
+/* A bulk replay handles at most this many deliveries per call (memory for
+ * their ids), written this many per transaction so that the engine's
+ * writer never waits long for the lock. */
+#define HL_REPLAY_DELIVERIES_MAX 1000000
+#define HL_REPLAY_BATCH_ROWS 1000
+/* Rows one prune step deletes (or, for payloads, examines). */
+#define HL_PRUNE_BATCH_ROWS_DEFAULT 5000
+
+_Static_assert(HL_ATTEMPT_LOG_DELAY_MS_MAX >= 4 * HL_REQUEST_TIMEOUT_MS,
+               "an attempt is logged well within the window slack");
 _Static_assert(HL_HTTP_HEADER_LINE_BYTES_MAX <= HL_HTTP_RESPONSE_HEADER_BYTES_MAX,
                "a header line must fit in the header block");
 _Static_assert(HL_RESPONSE_EXCERPT_BYTES <= HL_HTTP_BODY_BYTES_KEPT,
@@ -183,7 +252,16 @@ _Static_assert(HL_HTTP_HEADER_NAME_BYTES_MAX <= HL_HTTP_HEADER_LINE_BYTES_MAX, "
 _Static_assert(HL_CONNS_PER_ORIGIN_MAX <= HL_CONNS_MAX, "origin share of the total");
 _Static_assert(HL_RING_RECORD_BYTES_MAX * 4 <= HL_RING_LANE_BYTES_DEFAULT,
                "a default lane holds several maximal records");
+_Static_assert(HL_RING_LANES_DEFAULT <= HL_RING_LANES_MAX, "default lanes within the maximum");
+_Static_assert(HL_RING_LANE_BYTES_DEFAULT <= HL_RING_LANE_BYTES_MAX, "default lane within max");
+_Static_assert(HL_RING_LANE_INFLIGHT_DEFAULT <= HL_RING_LANE_INFLIGHT_MAX, "in-flight window");
+_Static_assert(HL_EVENT_NAME_BYTES_MAX + HL_MESSAGE_ID_BYTES_MAX + HL_ENDPOINT_ID_BYTES_MAX +
+                       HL_TENANT_BYTES_MAX + 64 <=
+                   HL_RING_RECORD_BYTES_MAX - HL_MESSAGE_DATA_BYTES_MAX,
+               "a maximal message fits in a maximal record");
 _Static_assert(HL_TEMPLATE_PATH_BYTES_MAX <= HL_TEMPLATE_BYTES_MAX, "path inside template");
+_Static_assert(HL_TEMPLATE_SET_PATHS_MAX <= 65535 && HL_TEMPLATE_SEGMENTS_MAX <= 65535,
+               "template slots and segments are 16-bit");
 _Static_assert(HL_HOST_LABEL_BYTES_MAX < HL_HOST_BYTES_MAX, "a label fits in a host");
 _Static_assert(HL_HOST_BYTES_MAX + 64 < HL_URL_BYTES_MAX, "a URL holds a maximal host");
 _Static_assert(HL_JSON_DEPTH_MAX <= HL_JSON_DEPTH_CEILING, "default depth within the ceiling");
@@ -199,6 +277,13 @@ _Static_assert((HL_RECV_BUFS & (HL_RECV_BUFS - 1)) == 0 &&
                    HL_RECV_BUFS <= HL_LOOP_BUF_RING_ENTRIES_MAX,
                "a buffer ring holds a power of two of buffers");
 _Static_assert(HL_CONNS_MAX <= HL_LOOP_SLOTS_MAX, "every connection fits a slot table");
+_Static_assert(HL_DNS_LOOKUPS_MAX < HL_DNS_CACHE_ENTRIES_MAX,
+               "pending lookups leave evictable cache entries");
+_Static_assert(HL_DNS_CACHE_ENTRIES_MAX <= HL_DNS_CACHE_ENTRIES_CEILING, "cache default");
+_Static_assert(HL_DNS_WAITERS_MAX >= HL_CONNS_PER_ORIGIN_MAX,
+               "every connection of one origin can wait on its name");
+_Static_assert(HL_DNS_TIMEOUT_MS <= HL_REQUEST_TIMEOUT_MS, "DNS within the request");
+_Static_assert(HL_DNS_TRIES >= 1 && HL_DNS_TRIES <= HL_DNS_TRIES_MAX, "DNS tries");
 _Static_assert(HL_SINK_RECORD_BODY_BYTES <= HL_SINK_CAPTURE_BYTES_MAX, "recorded from the captured body");
 _Static_assert(HL_SINK_CAPTURE_BYTES_MAX <= HL_SINK_BODY_BYTES_MAX, "captured from the body");
 _Static_assert(HL_SINK_CONNS_PER_WORKER <= HL_LOOP_SLOTS_MAX, "sink connections fit a slot table");

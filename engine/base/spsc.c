@@ -83,34 +83,48 @@ void hl_spsc_publish(hl_spsc *q) {
   q->reserved = 0;
 }
 
-const void *hl_spsc_peek(hl_spsc *q, size_t *len) {
-  uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+hl_spsc_cursor hl_spsc_begin(hl_spsc *q) {
+  return atomic_load_explicit(&q->tail, memory_order_relaxed);
+}
+
+const void *hl_spsc_next(hl_spsc *q, hl_spsc_cursor *cursor, size_t *len) {
+  uint64_t at = *cursor;
   for (;;) {
-    if (tail == q->head_cache) {
+    if (at == q->head_cache) {
       q->head_cache = atomic_load_explicit(&q->head, memory_order_acquire);
-      if (tail == q->head_cache) {
+      if (at == q->head_cache) {
+        *cursor = at;
         return NULL;
       }
     }
     uint64_t hdr;
-    memcpy(&hdr, q->data + (tail & (q->cap - 1)), sizeof(hdr));
-    if (hdr != HL_SPSC_PAD) {
-      HL_ASSERT(hdr <= hl_spsc_record_max(q));
-      *len = (size_t)hdr;
-      return q->data + ((tail + HDR_BYTES) & (q->cap - 1));
+    memcpy(&hdr, q->data + (at & (q->cap - 1)), sizeof(hdr));
+    if (hdr == HL_SPSC_PAD) {
+      at += q->cap - (at & (q->cap - 1));
+      continue;
     }
-    /* Skip the pad; it is ours to free since the producer published it. */
-    tail += q->cap - (tail & (q->cap - 1));
-    atomic_store_explicit(&q->tail, tail, memory_order_release);
+    HL_ASSERT(hdr <= hl_spsc_record_max(q));
+    *len = (size_t)hdr;
+    *cursor = at + HDR_BYTES + round8(hdr);
+    return q->data + ((at + HDR_BYTES) & (q->cap - 1));
   }
 }
 
+void hl_spsc_release(hl_spsc *q, hl_spsc_cursor cursor) {
+  atomic_store_explicit(&q->tail, cursor, memory_order_release);
+}
+
+const void *hl_spsc_peek(hl_spsc *q, size_t *len) {
+  hl_spsc_cursor c = hl_spsc_begin(q);
+  return hl_spsc_next(q, &c, len);
+}
+
 void hl_spsc_pop(hl_spsc *q) {
-  uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-  uint64_t hdr;
-  memcpy(&hdr, q->data + (tail & (q->cap - 1)), sizeof(hdr));
-  HL_ASSERT(hdr != HL_SPSC_PAD && tail != q->head_cache);
-  atomic_store_explicit(&q->tail, tail + HDR_BYTES + round8(hdr), memory_order_release);
+  hl_spsc_cursor c = hl_spsc_begin(q);
+  size_t len;
+  const void *rec = hl_spsc_next(q, &c, &len);
+  HL_ASSERT(rec != NULL);
+  hl_spsc_release(q, c);
 }
 
 bool hl_spsc_empty(hl_spsc *q) {

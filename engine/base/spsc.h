@@ -52,6 +52,16 @@ void hl_spsc_publish(hl_spsc *q);
 const void *hl_spsc_peek(hl_spsc *q, size_t *len);
 void hl_spsc_pop(hl_spsc *q);
 
+/* Consumer, several records at a time: hl_spsc_next returns the record at
+ * *cursor (which starts at hl_spsc_begin) and moves the cursor past it, or
+ * returns NULL when no further record is published. Nothing is freed until
+ * hl_spsc_release(q, cursor), so a consumer can read a batch, try to act on
+ * it, and free it only once it succeeded. */
+typedef uint64_t hl_spsc_cursor;
+hl_spsc_cursor hl_spsc_begin(hl_spsc *q);
+const void *hl_spsc_next(hl_spsc *q, hl_spsc_cursor *cursor, size_t *len);
+void hl_spsc_release(hl_spsc *q, hl_spsc_cursor cursor);
+
 /* hl_spsc_empty is a consumer-side check. */
 bool hl_spsc_empty(hl_spsc *q);
 

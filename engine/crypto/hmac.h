@@ -43,4 +43,15 @@ void hl_hmac_sha256_parts(const hl_hmac_key *k, const hl_span *parts, size_t n,
  * pad blocks (64 bytes already hashed in each). */
 void hl_hmac_key_state(const hl_hmac_key *k, uint32_t inner[8], uint32_t outer[8]);
 
+/* hl_hmac_key_inner_words / hl_hmac_key_outer_words point at the same
+ * chaining values in place, for the multi-buffer signer's per-job lane
+ * set-up, where a call and a copy of both states per job show up. */
+static inline const uint32_t *hl_hmac_key_inner_words(const hl_hmac_key *k) {
+  return k->inner.h;
+}
+
+static inline const uint32_t *hl_hmac_key_outer_words(const hl_hmac_key *k) {
+  return k->outer.h;
+}
+
 #endif

@@ -71,7 +71,8 @@ static ptrdiff_t request_line(const char *buf, size_t len, uint32_t max, hl_h1_r
     }
   }
   if (len >= max) {
-    return invalid(req, "the request line is longer than its limit (HL_HTTP_STATUS_LINE_BYTES_MAX)");
+    return invalid(req, "the request line is longer than its limit "
+                        "(HL_HTTP_STATUS_LINE_BYTES_MAX)");
   }
   return HL_INCOMPLETE;
 }

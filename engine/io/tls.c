@@ -639,7 +639,13 @@ static int classify(hl_tls *t, int ret) {
   bool done = (t->flags & F_DONE) != 0;
   switch (e) {
   case SSL_ERROR_WANT_READ:
-    HL_ASSERT(t->in_len == 0);
+    if (t->in_len != 0) {
+      /* BoringSSL asks for more only once the BIO is dry; if it ever did
+       * otherwise the caller could not release its buffer, so the
+       * connection ends here rather than the process (never seen in
+       * fuzzing). */
+      return set_failed(t, HL_TLS_FAIL_INTERNAL, SRC_LIB, 0);
+    }
     return HL_TLS_WANT_READ;
   case SSL_ERROR_WANT_WRITE:
     return HL_TLS_WANT_WRITE;
