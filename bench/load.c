@@ -29,6 +29,7 @@
 
 #include "base/clock.h"
 #include "http/client.h"
+#include "io/dns.h"
 #include "io/tls.h"
 
 typedef struct bench {
@@ -182,8 +183,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "load: %s\n", err.msg);
     return 1;
   }
+  hl_dns *dns = NULL;
+  if (hl_dns_new(b.loop, NULL, &dns, &err) != 0) {
+    fprintf(stderr, "load: %s\n", err.msg);
+    return 1;
+  }
   hl_limits l = hl_limits_default();
   hl_client_options o = hl_client_options_from(&l);
+  o.dns = dns;
   o.requests_max = conns;
   o.conns_max = conns;
   o.conns_per_origin_max = conns;
@@ -269,6 +276,7 @@ int main(int argc, char **argv) {
   hl_client_cancel_all(b.cl);
   hl_loop_drain(b.loop, 2000);
   hl_client_free(b.cl);
+  hl_dns_free(dns);
   hl_loop_free(b.loop);
   hl_tls_ctx_free(tls);
   free(body);

@@ -63,6 +63,8 @@ TEST(every_hostile_case_ends_in_its_class_and_healthy_requests_go_on) {
   ASSERT_EQ(hl_loop_new(&lo, &loop, &err), 0);
   hl_limits l = hl_limits_default();
   hl_client_options o = hl_client_options_from(&l);
+  hl_dns *dns = ct_dns_new(loop, "127.0.0.1:9");
+  o.dns = dns;
   o.requests_max = 64;
   o.conns_max = 32;
   o.origins_max = 8;
@@ -150,6 +152,7 @@ TEST(every_hostile_case_ends_in_its_class_and_healthy_requests_go_on) {
   hl_client_cancel_all(cl);
   ASSERT_EQ(hl_loop_drain(loop, 2000), 0);
   hl_client_free(cl);
+  hl_dns_free(dns);
   hl_loop_free(loop);
   rh_stop(&hostile);
   rh_stop(&healthy);
@@ -166,6 +169,10 @@ TEST(default_options_make_a_client) {
   hl_limits l = hl_limits_default();
   hl_client_options o = hl_client_options_from(&l);
   hl_client *cl = NULL;
+  ASSERT_EQ(hl_client_new(loop, &o, &cl, &err), -EINVAL); /* no resolver */
+  ASSERT_CONTAINS(err.msg, "dns");
+  hl_dns *dns = ct_dns_new(loop, "127.0.0.1:9");
+  o.dns = dns;
   int rc = hl_client_new(loop, &o, &cl, &err);
   if (rc != 0) {
     hl_test_fail(__FILE__, __LINE__, "hl_client_new: %s", err.msg);
@@ -175,5 +182,6 @@ TEST(default_options_make_a_client) {
   ASSERT_EQ(hl_client_new(loop, &o, &bad, &err), -EINVAL);
   ASSERT_CONTAINS(err.msg, "body_bytes_kept");
   hl_client_free(cl);
+  hl_dns_free(dns);
   hl_loop_free(loop);
 }

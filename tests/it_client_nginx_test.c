@@ -23,6 +23,7 @@
 #include "harness.h"
 #include "http/client.h"
 #include "io/tls.h"
+#include "dns_test_server.h"
 #include "lib/client_util.h"
 #include "lib/nginx.h"
 #include "lib/rawhttp.h"
@@ -40,8 +41,24 @@ static tn_nginx nginx;
 static bool nginx_up, nginx_tried;
 static char ca_path[600];
 
-static void stop_nginx(void) {
+/* Names the test's own DNS server answers (anything else: NXDOMAIN). */
+static const dts_record dns_records[] = {
+    {.name = "svc.test", .type = DTS_A, .ttl = 60, .data = "127.0.0.1"},
+    {.name = "meta.test", .type = DTS_A, .ttl = 60, .data = "169.254.169.254"},
+    {.name = "mixed.test", .type = DTS_A, .ttl = 60, .data = "10.1.2.3"},
+    {.name = "mixed.test", .type = DTS_A, .ttl = 60, .data = "127.0.0.1"},
+    {.name = "silent.test", .behaviour = DTS_SILENT},
+};
+static dts_server dns_srv;
+static bool dns_up;
+static char dns_servers[64];
+
+static void stop_servers(void) {
   tn_nginx_stop(&nginx);
+  if (dns_up) {
+    dts_stop(&dns_srv);
+    dns_up = false;
+  }
 }
 
 static const char servers[] =
@@ -85,10 +102,11 @@ static bool fixture(void) {
     fprintf(f, "line %05d of a compressible body\n", i);
   }
   fclose(f);
+  HL_ASSERT(dts_start(&dns_srv, dns_records, HL_ARRAY_LEN(dns_records)) == 0);
+  dts_servers(&dns_srv, dns_servers, sizeof(dns_servers));
+  dns_up = true;
   nginx_up = tn_nginx_start(&nginx, tmp, servers, 6);
-  if (nginx_up) {
-    atexit(stop_nginx);
-  }
+  atexit(stop_servers);
   return nginx_up;
 }
 
@@ -113,6 +131,7 @@ typedef struct got {
 
 typedef struct env {
   hl_loop *loop;
+  hl_dns *dns;
   hl_client *cl;
   hl_tls_ctx *tls;
   hl_netpolicy policy;
@@ -160,6 +179,8 @@ static void env_open(env *e, const hl_client_options *o) {
   HL_ASSERT(hl_tls_ctx_client_new(&to, &e->tls, &err) == 0);
   e->o = *o;
   e->o.tls[0] = e->tls;
+  e->dns = ct_dns_new(e->loop, dns_servers);
+  e->o.dns = e->dns;
   HL_ASSERT(hl_client_new(e->loop, &e->o, &e->cl, &err) == 0);
   hl_netpolicy_init(&e->policy);
   HL_ASSERT(hl_netpolicy_allow(&e->policy, "127.0.0.0/8", &err) == 0);
@@ -170,6 +191,7 @@ static void env_close(env *e) {
   hl_client_cancel_all(e->cl);
   HL_ASSERT(hl_loop_drain(e->loop, 2000) == 0);
   hl_client_free(e->cl);
+  hl_dns_free(e->dns);
   hl_loop_free(e->loop);
   hl_tls_ctx_free(e->tls);
 }
@@ -442,9 +464,9 @@ TEST(connect_refused_and_policy_refusals) {
   /* Plain http without allow_plain_http. */
   hl_client_request t2 = {.allow_plain_http = false};
   ASSERT_EQ(submit_ex(e, url, &e->g[2], &t2, NULL), 0);
-  /* localhost passes the name rule (loopback allowed) but its addresses are
-   * checked again at connect: with only ::1 allowed, 127.0.0.1 is refused
-   * and ::1 (where nginx does not listen) is refused by the kernel. */
+  /* localhost passes the name rule (the allow-list covers ::1) but the
+   * address it resolves to is checked again at connect: 127.0.0.1 is not
+   * allowed by this policy. */
   hl_netpolicy v6only;
   hl_netpolicy_init(&v6only);
   hl_err err;
@@ -461,8 +483,8 @@ TEST(connect_refused_and_policy_refusals) {
   ASSERT_CONTAINS(e->g[1].detail, "127.0.0.1");
   expect(&e->g[2], HL_NETERR_POLICY_REFUSED, 0);
   ASSERT_CONTAINS(e->g[2].detail, "http");
-  ASSERT_EQ(e->g[3].calls, 1);
-  ASSERT_TRUE(e->g[3].r.error == HL_NETERR_CONNECT_REFUSED);
+  expect(&e->g[3], HL_NETERR_POLICY_REFUSED, 0);
+  ASSERT_CONTAINS(e->g[3].detail, "127.0.0.1");
   env_close(e);
   free(e);
 }
@@ -818,20 +840,49 @@ TEST(tls_handshake_timeout) {
   free(e);
 }
 
-/* A name that cannot resolve ends in a dns_* class (which one depends on
- * the resolver the machine has: .invalid never exists, RFC 6761). */
-TEST(unresolvable_name_is_a_dns_error) {
+/* Names through the resolver: the answer's port is the URL's, every
+ * address is checked by the policy right before its connect (a name that
+ * resolves to the metadata address is refused whatever the name), a
+ * refused address is skipped for the next one, and the lookup failures
+ * have their classes. */
+TEST(names_resolve_and_every_address_is_checked_at_connect) {
+  NEED_NGINX();
   hl_client_options o = test_options();
   env *e = calloc(1, sizeof(*e));
   env_open(e, &o);
-  submit(e, "http://no-such-host.invalid/", &e->g[0]);
-  ASSERT_EQ(e->g[0].calls, 0);
-  ASSERT_TRUE(run_until_calls(e, e->g, 1, 1));
-  ASSERT_EQ(e->g[0].calls, 1);
-  hl_neterr cls = e->g[0].r.error;
-  ASSERT_TRUE(cls == HL_NETERR_DNS_NXDOMAIN || cls == HL_NETERR_DNS_ERROR ||
-              cls == HL_NETERR_DNS_TIMEOUT);
-  ASSERT_CONTAINS(e->g[0].detail, "no-such-host.invalid");
+  char url[128];
+  snprintf(url, sizeof(url), "http://svc.test:%u/ok", nginx.port[0]);
+  submit(e, url, &e->g[0]);
+  snprintf(url, sizeof(url), "http://meta.test:%u/ok", nginx.port[0]);
+  submit(e, url, &e->g[1]);
+  snprintf(url, sizeof(url), "http://mixed.test:%u/ok", nginx.port[0]);
+  submit(e, url, &e->g[2]);
+  submit(e, "http://nosuch.test/", &e->g[3]);
+  /* The default policy refuses loopback: a public-looking name that
+   * resolves to 127.0.0.1 is refused at connect. */
+  hl_netpolicy strict;
+  hl_netpolicy_init(&strict);
+  snprintf(url, sizeof(url), "http://svc.test:%u/ok", nginx.port[0]);
+  hl_client_request t = {.policy = &strict, .allow_plain_http = true};
+  ASSERT_EQ(submit_ex(e, url, &e->g[4], &t, NULL), 0);
+  submit(e, "http://silent.test/", &e->g[5]);
+  ASSERT_TRUE(run_until_calls(e, e->g, 6, 1));
+  expect(&e->g[0], HL_NETERR_OK, 200);
+  ASSERT_STR_EQ(e->g[0].body, "hello");
+  expect(&e->g[1], HL_NETERR_POLICY_REFUSED, 0);
+  ASSERT_CONTAINS(e->g[1].detail, "169.254.169.254");
+  expect(&e->g[2], HL_NETERR_OK, 200); /* 10.1.2.3 refused, 127.0.0.1 used */
+  expect(&e->g[3], HL_NETERR_DNS_NXDOMAIN, 0);
+  ASSERT_CONTAINS(e->g[3].detail, "nosuch.test");
+  expect(&e->g[4], HL_NETERR_POLICY_REFUSED, 0);
+  ASSERT_CONTAINS(e->g[4].detail, "127.0.0.1");
+  expect(&e->g[5], HL_NETERR_DNS_TIMEOUT, 0);
+  /* Cached now: the second lookup is answered at once. */
+  snprintf(url, sizeof(url), "http://svc.test:%u/ok", nginx.port[0]);
+  submit(e, url, &e->g[6]);
+  ASSERT_TRUE(run_until_calls(e, &e->g[6], 1, 1));
+  expect(&e->g[6], HL_NETERR_OK, 200);
+  ASSERT_EQ(dts_queries(&dns_srv, "svc.test", DTS_A), 1u);
   env_close(e);
   free(e);
 }

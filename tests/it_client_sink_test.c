@@ -128,6 +128,7 @@ static const hostile_case cases[] = {
 
 typedef struct env {
   hl_loop *loop;
+  hl_dns *dns;
   hl_client *cl;
   hl_tls_ctx *tls;
   hl_netpolicy pol;
@@ -175,6 +176,8 @@ TEST(every_sink_misbehaviour_ends_in_its_class_with_healthy_traffic_unaffected) 
   o.origins_max = 16;
   o.h1.body_bytes_discard_max = 256 * 1024;
   o.tls[0] = e.tls;
+  e.dns = ct_dns_new(e.loop, "127.0.0.1:9");
+  o.dns = e.dns;
   ASSERT_EQ(hl_client_new(e.loop, &o, &e.cl, &err), 0);
   hl_netpolicy_init(&e.pol);
   ASSERT_EQ(hl_netpolicy_allow(&e.pol, "127.0.0.0/8", &err), 0);
@@ -250,6 +253,7 @@ TEST(every_sink_misbehaviour_ends_in_its_class_with_healthy_traffic_unaffected) 
   hl_client_cancel_all(e.cl);
   ASSERT_EQ(hl_loop_drain(e.loop, 2000), 0);
   hl_client_free(e.cl);
+  hl_dns_free(e.dns);
   hl_loop_free(e.loop);
   hl_tls_ctx_free(e.tls);
   sink_stop(&e.s);

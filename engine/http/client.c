@@ -11,15 +11,8 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "http/pool.h"
-#include "io/tls.h"
-/* The resolver is built on another branch with a fixed interface; until it
- * is merged, requests resolve IP literals and localhost only. */
-#if __has_include("io/dns.h")
 #include "io/dns.h"
-#define CLIENT_DNS 1
-#else
-#define CLIENT_DNS 0
-#endif
+#include "io/tls.h"
 
 #define NONE HL_POOL_NONE
 /* Request slots beyond requests_max, so that a completion callback that
@@ -65,10 +58,8 @@ typedef struct creq {
   uint32_t naddrs;
   struct sockaddr_storage addrs[HL_CONN_ADDRS_MAX];
   hl_h1_parser parser;
-#if CLIENT_DNS
-  hl_dns_query dnsq; /* waiting while state == REQ_RESOLVING with a resolver */
+  hl_dns_query dnsq; /* waiting while state == REQ_RESOLVING */
   hl_dns_addrs dns_out;
-#endif
 } creq;
 
 /* Per connection (indexed by conn id). */
@@ -150,60 +141,22 @@ hl_client_options hl_client_options_from(const hl_limits *l) {
 }
 
 /* --- name resolution ----------------------------------------------------------------
- * Through the loop's resolver when the client has one; without it, only IP
- * literals and localhost (never a blocking call either way). */
-
-static void set_port(struct sockaddr_storage *a, uint16_t port) {
-  if (a->ss_family == AF_INET6) {
-    ((struct sockaddr_in6 *)a)->sin6_port = htons(port);
-  } else {
-    ((struct sockaddr_in *)a)->sin_port = htons(port);
-  }
-}
-
-static int resolve_literal(hl_client *c, creq *r, hl_err *err) {
-  const hl_origin_key *k = &req_origin(c, r)->key;
-  struct in_addr a4;
-  struct in6_addr a6;
-  r->naddrs = 0;
-  memset(r->addrs, 0, sizeof(r->addrs[0]) * 2);
-  struct sockaddr_in *s4 = (struct sockaddr_in *)&r->addrs[0];
-  if (inet_pton(AF_INET, k->host, &a4) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_addr = a4;
-    r->naddrs = 1;
-  } else if (inet_pton(AF_INET6, k->host, &a6) == 1) {
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&r->addrs[0];
-    s6->sin6_family = AF_INET6;
-    s6->sin6_addr = a6;
-    r->naddrs = 1;
-  } else if (hl_span_eq_cstr(hl_span_make(k->host, k->host_len), "localhost")) {
-    s4->sin_family = AF_INET;
-    s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&r->addrs[1];
-    s6->sin6_family = AF_INET6;
-    s6->sin6_addr = in6addr_loopback;
-    r->naddrs = 2;
-  } else {
-    return hl_err_fail(err, -EIO, "dns: cannot resolve %s: this build resolves only IP "
-                                  "literals and localhost", k->host);
-  }
-  for (uint32_t i = 0; i < r->naddrs; i++) {
-    set_port(&r->addrs[i], k->port);
-  }
-  return 0;
-}
+ * Through the loop's resolver (io/dns): answered at once from its cache or
+ * for IP literals, else later through dns_done. Ports are the client's. */
 
 static void resolved(hl_client *c, uint32_t ri, int status);
 
-#if CLIENT_DNS
 /* take_addrs copies the resolver's answer (port 0) with the origin's port. */
 static void take_addrs(hl_client *c, creq *r, const hl_dns_addrs *a) {
   uint16_t port = req_origin(c, r)->key.port;
   r->naddrs = a->n < HL_CONN_ADDRS_MAX ? a->n : HL_CONN_ADDRS_MAX;
   for (uint32_t i = 0; i < r->naddrs; i++) {
     r->addrs[i] = a->addr[i];
-    set_port(&r->addrs[i], port);
+    if (r->addrs[i].ss_family == AF_INET6) {
+      ((struct sockaddr_in6 *)&r->addrs[i])->sin6_port = htons(port);
+    } else {
+      ((struct sockaddr_in *)&r->addrs[i])->sin_port = htons(port);
+    }
   }
 }
 
@@ -217,37 +170,20 @@ static void dns_done(void *ctx, int status, const hl_dns_addrs *a, const hl_err 
   }
   resolved(c, (uint32_t)(r - c->reqs), status);
 }
-#endif
 
 /* resolve_start looks the origin's host up: 0 (r->addrs filled),
  * -EINPROGRESS (resolved() follows), or a negative errno (r->err says
  * why). */
 static int resolve_start(hl_client *c, creq *r) {
-#if CLIENT_DNS
-  if (c->o.dns != NULL) {
-    const hl_origin_key *k = &req_origin(c, r)->key;
-    int rc = hl_dns_resolve(c->o.dns, hl_span_make(k->host, k->host_len), &r->dnsq, dns_done,
-                            r, &r->dns_out);
-    if (rc == 0) {
-      take_addrs(c, r, &r->dns_out);
-    } else if (rc != -EINPROGRESS) {
-      r->err = *hl_dns_last_error(c->o.dns);
-    }
-    return rc;
+  const hl_origin_key *k = &req_origin(c, r)->key;
+  int rc = hl_dns_resolve(c->o.dns, hl_span_make(k->host, k->host_len), &r->dnsq, dns_done, r,
+                          &r->dns_out);
+  if (rc == 0) {
+    take_addrs(c, r, &r->dns_out);
+  } else if (rc != -EINPROGRESS) {
+    r->err = *hl_dns_last_error(c->o.dns);
   }
-#endif
-  return resolve_literal(c, r, &r->err);
-}
-
-static void resolve_cancel(hl_client *c, creq *r) {
-#if CLIENT_DNS
-  if (c->o.dns != NULL) {
-    hl_dns_cancel(c->o.dns, &r->dnsq);
-  }
-#else
-  (void)c;
-  (void)r;
-#endif
+  return rc;
 }
 
 /* --- completing --------------------------------------------------------------------- */
@@ -352,7 +288,7 @@ static void req_complete_ex(hl_client *c, uint32_t ri, hl_neterr cls, bool keep_
   if (r->state == REQ_QUEUED) {
     hl_pool_wait_remove(&c->pool, ri);
   } else if (r->state == REQ_RESOLVING) {
-    resolve_cancel(c, r);
+    hl_dns_cancel(c->o.dns, &r->dnsq);
   }
   r->state = REQ_DONE;
   req_detach_conn(c, r);
@@ -399,7 +335,7 @@ static void req_fail(hl_client *c, uint32_t ri, hl_neterr cls) {
   if (r->state == REQ_QUEUED) {
     hl_pool_wait_remove(&c->pool, ri);
   } else if (r->state == REQ_RESOLVING) {
-    resolve_cancel(c, r);
+    hl_dns_cancel(c->o.dns, &r->dnsq);
   }
   req_detach_conn(c, r);
   r->state = REQ_FAILING;
@@ -790,6 +726,9 @@ int hl_client_new(hl_loop *loop, const hl_client_options *o, hl_client **out, hl
   if (o->requests_max == 0 || o->requests_max > HL_CLIENT_REQUESTS_MAX) {
     return hl_err_fail(err, -EINVAL, "client: requests_max must be 1..%u, not %u",
                        HL_CLIENT_REQUESTS_MAX, o->requests_max);
+  }
+  if (o->dns == NULL) {
+    return hl_err_fail(err, -EINVAL, "client: dns (the loop's resolver) is required");
   }
   if (o->body_bytes_kept > HL_HTTP_BODY_BYTES_KEPT) {
     return hl_err_fail(err, -EINVAL, "client: body_bytes_kept must be at most %u, not %u",

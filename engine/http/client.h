@@ -137,9 +137,8 @@ typedef struct hl_client_options {
    * hl_client_free). A request for https:// with a NULL context for its
    * profile fails with tls_handshake. */
   struct hl_tls_ctx *tls[HL_CLIENT_TLS_PROFILES_MAX];
-  /* The loop's resolver (io/dns.h; the caller owns it and frees it after
-   * hl_client_free). NULL: only IP literals and `localhost` (127.0.0.1,
-   * ::1) resolve; other names fail with dns_error. */
+  /* The loop's resolver (io/dns.h), required; the caller owns it and frees
+   * it after hl_client_free. */
   struct hl_dns *dns;
 } hl_client_options;
 

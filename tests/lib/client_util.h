@@ -5,9 +5,11 @@
 #define HL_TESTS_LIB_CLIENT_UTIL_H
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "base/clock.h"
 #include "http/client.h"
+#include "io/dns.h"
 #include "tls_certs.h"
 
 typedef struct ct_got {
@@ -56,6 +58,26 @@ __attribute__((unused)) static void ct_make_certs(const char *dir, const char *c
   }
   tc_ca_free(&ca);
   tc_ca_free(&rogue);
+}
+
+/* ct_dns_new makes the loop's resolver for a test: name servers |servers|
+ * ("ip:port", e.g. a tests/dns_test_server.h server; tests that only use
+ * IP literals and localhost may name a port nothing listens on), no search
+ * domains, short timeouts. */
+__attribute__((unused)) static hl_dns *ct_dns_new(hl_loop *loop, const char *servers) {
+  hl_dns_options o = hl_dns_options_default();
+  o.servers = servers;
+  o.no_search = true;
+  o.timeout_ms = 1000;
+  o.tries = 1;
+  o.negative_ttl_s = 1;
+  hl_dns *d = NULL;
+  hl_err err;
+  if (hl_dns_new(loop, &o, &d, &err) != 0) {
+    fprintf(stderr, "hl_dns_new: %s\n", err.msg);
+    abort();
+  }
+  return d;
 }
 
 #endif
