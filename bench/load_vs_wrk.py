@@ -6,13 +6,14 @@ pairwise ratios (docs: BENCHMARKS.md). Also the RSS per idle pooled TLS
 connection (load --idle).
 
     python3 bench/load_vs_wrk.py BUILD_DIR [--pairs 3] [--conns 50]
-                                 [--seconds 5] [--idle 2000]
+                                 [--seconds 5] [--idle 2000] [--sink]
 
 Starts its own nginx (one worker, access log off, `return 200`) on free
 loopback ports in a temp dir, with a certificate from a throw-away CA made
 with the openssl command; stops it at the end. wrk's CPU is its user+sys
 time (getrusage of the child) over its whole run; load prints its own
-over the measured window.
+over the measured window. --sink also runs the pairs against
+BUILD_DIR/hookline-sink (one worker, HTTP and HTTPS).
 """
 import argparse
 import os
@@ -85,14 +86,34 @@ http {{
     sys.exit("nginx did not start: " + open(f"{d}/error.log").read())
 
 
+def start_sink(build, d):
+    pf = f"{d}/sink-ports"
+    p = subprocess.Popen([f"{build}/hookline-sink", "--quiet", "--listen", "127.0.0.1:0",
+                          "--listen", "127.0.0.1:0,tls", "--cert", f"{d}/srv.pem", "--key",
+                          f"{d}/srv.key", "--port-file", pf], stdout=subprocess.DEVNULL)
+    for _ in range(500):
+        try:
+            ports = [int(x) for x in open(pf).read().split()]
+            if len(ports) == 2:
+                return p, ports
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.01)
+    p.kill()
+    sys.exit("hookline-sink did not start")
+
+
 def child_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
 
 def run_load(build, url, conns, seconds, ca):
-    out = subprocess.run([f"{build}/load", url, "--conns", str(conns), "--seconds", str(seconds),
-                          "--ca", ca], check=True, capture_output=True, text=True).stdout
+    r = subprocess.run([f"{build}/load", url, "--conns", str(conns), "--seconds", str(seconds),
+                        "--ca", ca], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"load failed ({r.returncode}): {r.stderr[-2000:]}")
+    out = r.stdout
     m = re.search(r"requests (\d+) rps (\d+) cpu_us_per_req ([\d.]+)", out)
     return float(m.group(2)), float(m.group(3)), out.strip()
 
@@ -115,6 +136,7 @@ def main():
     ap.add_argument("--conns", type=int, default=50)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--idle", type=int, default=2000)
+    ap.add_argument("--sink", action="store_true")
     a = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -122,18 +144,23 @@ def main():
     make_certs(d)
     hp, sp = free_port(), free_port()
     ng = start_nginx(d, hp, sp)
+    targets = [("nginx", "http", hp), ("nginx", "https", sp)]
+    sink = None
+    if a.sink:
+        sink, (shp, ssp) = start_sink(a.build, d)
+        targets += [("sink", "http", shp), ("sink", "https", ssp)]
     try:
-        for scheme, port in (("http", hp), ("https", sp)):
+        for server, scheme, port in targets:
             url = f"{scheme}://127.0.0.1:{port}/"
             rows = []
             for i in range(a.pairs):
                 l_rps, l_cpu, l_out = run_load(a.build, url, a.conns, a.seconds, f"{d}/ca.pem")
                 w_rps, w_cpu, w_err = run_wrk(url, a.conns, a.seconds)
                 rows.append((l_rps, l_cpu, w_rps, w_cpu))
-                print(f"{scheme} pair {i + 1}: load {l_rps:.0f} req/s {l_cpu:.2f} us/req | "
+                print(f"{server} {scheme} pair {i + 1}: load {l_rps:.0f} req/s {l_cpu:.2f} us/req | "
                       f"wrk {w_rps:.0f} req/s {w_cpu:.2f} us/req ({w_err})\n    load: {l_out}")
             med = lambda k: statistics.median(r[k] for r in rows)
-            print(f"{scheme} medians: load {med(0):.0f} req/s {med(1):.2f} us/req; "
+            print(f"{server} {scheme} medians: load {med(0):.0f} req/s {med(1):.2f} us/req; "
                   f"wrk {med(2):.0f} req/s {med(3):.2f} us/req; "
                   f"rps ratio load/wrk {statistics.median(r[0] / r[2] for r in rows):.2f}; "
                   f"cpu ratio wrk/load {statistics.median(r[3] / r[1] for r in rows):.2f}")
@@ -144,8 +171,10 @@ def main():
                                  capture_output=True, text=True).stdout
             print("idle TLS:", out.strip())
     finally:
-        ng.send_signal(signal.SIGTERM)
-        ng.wait(timeout=10)
+        for p in (ng, sink):
+            if p is not None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=10)
         shutil.rmtree(d, ignore_errors=True)
 
 

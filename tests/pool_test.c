@@ -21,7 +21,8 @@ static hl_origin_key key_of(const char *url, uint8_t profile) {
 }
 
 static hl_pool_limits small_limits(void) {
-  return (hl_pool_limits){.origins_max = 4, .conns_max = 6, .conns_per_origin_max = 3,
+  return (hl_pool_limits){.origins_max = 4, .conns_max = 6, .conn_ids_max = 8,
+                          .conns_per_origin_max = 3,
                           .requests_max = 16, .waiters_per_origin_max = 2};
 }
 
@@ -57,6 +58,9 @@ TEST(init_refuses_zero_limits) {
   ASSERT_EQ(hl_pool_init(&p, &l, NULL, NULL), -EINVAL);
   l = small_limits();
   l.origins_max = HL_ORIGINS_MAX + 1;
+  ASSERT_EQ(hl_pool_init(&p, &l, NULL, NULL), -EINVAL);
+  l = small_limits();
+  l.conn_ids_max = l.conns_max - 1; /* ids must cover every counted connection */
   ASSERT_EQ(hl_pool_init(&p, &l, NULL, NULL), -EINVAL);
 }
 
@@ -133,6 +137,25 @@ TEST(connection_limits_per_origin_and_total) {
   ASSERT_TRUE(hl_pool_can_open(&p, c));
   ASSERT_TRUE(hl_pool_can_open(&p, a));
   ASSERT_EQ(p.conns_open, 5u);
+  hl_pool_cleanup(&p);
+}
+
+/* A connection id may be above conns_max (closing connections keep theirs
+ * for a while); the count is what is limited. */
+TEST(connection_ids_above_the_count_limit_are_usable) {
+  hl_pool p;
+  hl_pool_limits l = small_limits();
+  ASSERT_EQ(hl_pool_init(&p, &l, NULL, NULL), 0);
+  hl_origin_key ka = key_of("https://a.example/", 0);
+  uint32_t a;
+  ASSERT_EQ(hl_pool_origin_get(&p, &ka, &a), 0);
+  hl_pool_conn_opened(&p, a, 7); /* conn_ids_max - 1 */
+  hl_pool_idle_push(&p, 7);
+  uint32_t got;
+  ASSERT_TRUE(hl_pool_idle_pop(&p, a, &got));
+  ASSERT_EQ(got, 7u);
+  hl_pool_conn_closed(&p, 7);
+  ASSERT_EQ(p.conns_open, 0u);
   hl_pool_cleanup(&p);
 }
 
@@ -231,7 +254,8 @@ TEST(blocked_origins_in_order_once_and_dropped_when_recycled) {
  * kept by hand: totals, per-origin counts and idle counts always agree. */
 TEST(random_operations_keep_counts_consistent) {
   hl_pool p;
-  hl_pool_limits l = {.origins_max = 8, .conns_max = 20, .conns_per_origin_max = 5,
+  hl_pool_limits l = {.origins_max = 8, .conns_max = 20, .conn_ids_max = 20,
+                      .conns_per_origin_max = 5,
                       .requests_max = 4, .waiters_per_origin_max = 1};
   ASSERT_EQ(hl_pool_init(&p, &l, NULL, NULL), 0);
   uint32_t origin_of[8];

@@ -746,7 +746,13 @@ int hl_client_new(hl_loop *loop, const hl_client_options *o, hl_client **out, hl
   }
   c->loop = loop;
   c->o = *o;
+  /* Closing connections keep their slot until the kernel is done with
+   * them, so the connection table (and id space) has room beyond
+   * conns_max. */
+  uint64_t cap = (uint64_t)o->conns_max + o->conns_max / 4 + 16;
+  c->conns_cap = cap > HL_LOOP_SLOTS_MAX ? HL_LOOP_SLOTS_MAX : (uint32_t)cap;
   hl_pool_limits pl = {.origins_max = o->origins_max, .conns_max = o->conns_max,
+                       .conn_ids_max = c->conns_cap,
                        .conns_per_origin_max = o->conns_per_origin_max,
                        .requests_max = o->requests_max + REQ_SPARE,
                        .waiters_per_origin_max = o->waiters_per_origin_max};
@@ -757,10 +763,6 @@ int hl_client_new(hl_loop *loop, const hl_client_options *o, hl_client **out, hl
                        "conns_per_origin_max %u, waiters_per_origin_max %u)", o->origins_max,
                        o->conns_max, o->conns_per_origin_max, o->waiters_per_origin_max);
   }
-  /* Closing connections keep their slot until the kernel is done with
-   * them, so the connection table has room beyond conns_max. */
-  uint64_t cap = (uint64_t)o->conns_max + o->conns_max / 4 + 16;
-  c->conns_cap = cap > HL_LOOP_SLOTS_MAX ? HL_LOOP_SLOTS_MAX : (uint32_t)cap;
   c->slots_total = o->requests_max + REQ_SPARE;
   c->reqs = calloc(c->slots_total, sizeof(*c->reqs));
   c->cc = calloc(c->conns_cap, sizeof(*c->cc));

@@ -57,7 +57,8 @@ int hl_pool_init(hl_pool *p, const hl_pool_limits *lim, hl_pool_recycle_fn on_re
   memset(p, 0, sizeof(*p));
   if (lim->origins_max == 0 || lim->conns_max == 0 || lim->conns_per_origin_max == 0 ||
       lim->requests_max == 0 || lim->waiters_per_origin_max == 0 ||
-      lim->origins_max > HL_ORIGINS_MAX || lim->conns_max >= NONE ||
+      lim->origins_max > HL_ORIGINS_MAX || lim->conn_ids_max < lim->conns_max ||
+      lim->conn_ids_max >= NONE ||
       lim->requests_max >= NONE) {
     return -EINVAL;
   }
@@ -68,7 +69,7 @@ int hl_pool_init(hl_pool *p, const hl_pool_limits *lim, hl_pool_recycle_fn on_re
   }
   p->origins = calloc(lim->origins_max, sizeof(*p->origins));
   p->buckets = malloc(nb * sizeof(*p->buckets));
-  p->conns = malloc(lim->conns_max * sizeof(*p->conns));
+  p->conns = malloc(lim->conn_ids_max * sizeof(*p->conns));
   p->reqs = malloc(lim->requests_max * sizeof(*p->reqs));
   if (p->origins == NULL || p->buckets == NULL || p->conns == NULL || p->reqs == NULL) {
     hl_pool_cleanup(p);
@@ -81,7 +82,7 @@ int hl_pool_init(hl_pool *p, const hl_pool_limits *lim, hl_pool_recycle_fn on_re
   for (uint32_t i = 0; i < lim->origins_max; i++) {
     p->origins[i].bucket_next = i + 1 < lim->origins_max ? i + 1 : NONE; /* free list */
   }
-  for (uint32_t i = 0; i < lim->conns_max; i++) {
+  for (uint32_t i = 0; i < lim->conn_ids_max; i++) {
     p->conns[i] = (hl_pool_conn){NONE, NONE, NONE, NONE, NONE, false};
   }
   for (uint32_t i = 0; i < lim->requests_max; i++) {
@@ -263,7 +264,7 @@ bool hl_pool_can_open(const hl_pool *p, uint32_t origin) {
 }
 
 void hl_pool_conn_opened(hl_pool *p, uint32_t origin, uint32_t conn) {
-  HL_ASSERT(conn < p->lim.conns_max && p->conns[conn].origin == NONE);
+  HL_ASSERT(conn < p->lim.conn_ids_max && p->conns[conn].origin == NONE);
   HL_ASSERT(hl_pool_can_open(p, origin));
   p->conns[conn] = (hl_pool_conn){origin, NONE, NONE, NONE, NONE, false};
   p->origins[origin].conns++;

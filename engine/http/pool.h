@@ -72,7 +72,10 @@ typedef struct hl_pool_origin {
 
 typedef struct hl_pool_limits {
   uint32_t origins_max;
-  uint32_t conns_max;            /* conn ids are 0..conns_max-1 */
+  uint32_t conns_max;            /* connections counted at once */
+  /* Connection ids are 0..conn_ids_max-1 (>= conns_max: a closing
+   * connection's id stays taken for a while after it is uncounted). */
+  uint32_t conn_ids_max;
   uint32_t conns_per_origin_max;
   uint32_t requests_max;         /* request ids are 0..requests_max-1 */
   uint32_t waiters_per_origin_max;

@@ -15,6 +15,9 @@
 
 enum { OP_CONNECT, OP_SEND, OP_RECV, OP_COUNT };
 
+/* Received buffers a TLS connection may hold while its output drains. */
+#define CONN_HELD_MAX 4
+
 typedef struct conn {
   hl_tls tls; /* zeroed for plain TCP */
   int fd;
@@ -25,8 +28,14 @@ typedef struct conn {
   bool is_tls;
   bool req_pending;   /* a request is being written (plaintext or ciphertext left) */
   bool hs_want_write; /* the handshake waits for the output buffer to drain */
-  bool held;          /* a received buffer is still lent to TLS (held_id) */
-  uint16_t held_id;
+  /* Received buffers TLS has not finished with: held[0] is fed (TLS wants
+   * to write before it reads on), the rest wait their turn. */
+  uint8_t held_n;
+  struct {
+    char *ptr;
+    uint32_t len;
+    uint16_t id;
+  } held[CONN_HELD_MAX];
   uint32_t addr_i;    /* address being tried */
   hl_conn_target t;   /* while connecting and handshaking */
   hl_neterr last_cls; /* the last address's failure, reported if none is left */
@@ -168,10 +177,10 @@ static void conn_teardown(hl_conns *m, conn *c) {
   conn_transition(c, HL_CONN_EV_CLOSE);
   hl_timer_cancel(m->loop, &c->deadline);
   hl_timer_cancel(m->loop, &c->rearm);
-  if (c->held) {
-    hl_loop_buf_release(m->loop, c->held_id);
-    c->held = false;
+  for (uint8_t i = 0; i < c->held_n; i++) {
+    hl_loop_buf_release(m->loop, c->held[i].id);
   }
+  c->held_n = 0;
   if (c->is_tls) {
     /* The origin's store may be recycled before the slot is freed. */
     hl_tls_set_sessions(&c->tls, NULL);
@@ -440,7 +449,7 @@ static bool pump_or_end(hl_conns *m, conn *c) {
 }
 
 /* read_plain decrypts and delivers everything the fed bytes hold. Returns
- * false if the connection ended. Sets c->held if TLS still holds fed bytes
+ * false if the connection ended. TLS may still hold fed bytes
  * (it wants to write first). */
 static bool read_plain(hl_conns *m, conn *c) {
   for (;;) {
@@ -584,19 +593,56 @@ static void on_eof(hl_conns *m, conn *c, int res) {
   }
 }
 
+/* held_drain feeds TLS the held buffers in order, starting with held[0]
+ * (already fed when |first_fed|), releasing each once TLS has taken all of
+ * it. Stops, keeping the rest, while TLS still wants to write first.
+ * Returns false if the connection ended. */
+static bool held_drain(hl_conns *m, conn *c, bool first_fed) {
+  while (c->held_n > 0) {
+    if (!first_fed) {
+      hl_tls_feed(&c->tls, c->held[0].ptr, c->held[0].len);
+    }
+    first_fed = false;
+    if (!tls_input(m, c)) {
+      return false;
+    }
+    if (hl_tls_in_pending(&c->tls) > 0) {
+      return true;
+    }
+    hl_loop_buf_release(m->loop, c->held[0].id);
+    memmove(&c->held[0], &c->held[1], (size_t)(c->held_n - 1) * sizeof(c->held[0]));
+    c->held_n--;
+  }
+  return true;
+}
+
 static void on_recv(hl_conns *m, conn *c, const hl_loop_cqe *cq) {
   if (cq->buf != NULL) {
-    bool alive;
-    if (c->is_tls) {
-      HL_ASSERT(!c->held);
+    bool alive = true;
+    if (c->is_tls && c->held_n > 0) {
+      /* TLS is still on an earlier buffer: this one waits its turn. */
+      if (c->held_n == CONN_HELD_MAX) {
+        hl_loop_buf_release(m->loop, cq->buf_id);
+        hl_err e;
+        hl_err_set(&e, "the server sent more than %u receive buffers while the TLS connection "
+                   "could not write", CONN_HELD_MAX);
+        conn_end(m, c, HL_NETERR_PROTOCOL_ERROR, 0, false, false, &e);
+        return;
+      }
+      c->held[c->held_n].ptr = cq->buf;
+      c->held[c->held_n].len = (uint32_t)cq->res;
+      c->held[c->held_n].id = cq->buf_id;
+      c->held_n++;
+    } else if (c->is_tls) {
       hl_tls_feed(&c->tls, cq->buf, (size_t)cq->res);
       alive = tls_input(m, c);
       if (alive && hl_tls_in_pending(&c->tls) > 0) {
         /* TLS wants to write before it reads on: keep the buffer until the
-         * send completes. Receiving goes on into other buffers meanwhile,
-         * which TLS takes after this one (feeds are in order). */
-        c->held = true;
-        c->held_id = cq->buf_id;
+         * send completes (feeds must stay in order). */
+        c->held[0].ptr = cq->buf;
+        c->held[0].len = (uint32_t)cq->res;
+        c->held[0].id = cq->buf_id;
+        c->held_n = 1;
       } else {
         hl_loop_buf_release(m->loop, cq->buf_id);
       }
@@ -642,15 +688,8 @@ static void request_sent_if_done(hl_conns *m, conn *c) {
 
 static void on_send_tls(hl_conns *m, conn *c, int res) {
   hl_tls_out_sent(&c->tls, (size_t)res);
-  if (c->held) {
-    /* TLS wanted to write before reading on: now it can. */
-    c->held = false;
-    uint16_t id = c->held_id;
-    bool alive = read_plain(m, c);
-    hl_loop_buf_release(m->loop, id);
-    if (!alive) {
-      return;
-    }
+  if (c->held_n > 0 && !held_drain(m, c, true)) {
+    return; /* TLS wanted to write before reading on: now it could */
   }
   if (c->state == HL_CONN_HANDSHAKE && c->hs_want_write) {
     if (!drive_handshake(m, c)) {
@@ -797,7 +836,7 @@ int hl_conn_open(hl_conns *m, const hl_conn_target *t, uint32_t *id, hl_err *err
   c->is_tls = t->tls != NULL;
   c->req_pending = false;
   c->hs_want_write = false;
-  c->held = false;
+  c->held_n = 0;
   c->last_cls = HL_NETERR_OK;
   c->last_errno = 0;
   c->t_open = hl_loop_now_ns(m->loop);
