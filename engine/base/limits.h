@@ -125,6 +125,17 @@
 #define HL_DNS_HOSTS_TTL_S 10
 /* The most cache entries the option may ask for. */
 #define HL_DNS_CACHE_ENTRIES_CEILING (1u << 20)
+/* Requests waiting for a connection of one origin (FIFO, deadline running). */
+#define HL_POOL_WAITERS_PER_ORIGIN_MAX 4096
+/* Addresses of one name the client tries in turn when connecting: all
+ * that the resolver keeps. */
+#define HL_CONN_ADDRS_MAX HL_DNS_ADDRS_MAX
+/* A request head the client writes from a header list (a caller may pass
+ * a head it rendered itself instead, of any length). */
+#define HL_HTTP_REQUEST_HEAD_BYTES_MAX 8192
+/* Requests in flight in one client (one worker loop). */
+#define HL_CLIENT_REQUESTS_MAX 32768
+_Static_assert(HL_POOL_WAITERS_PER_ORIGIN_MAX <= HL_CLIENT_REQUESTS_MAX, "waiters are requests");
 /* Ranges an operator may exempt from the SSRF guard (--allow-network). */
 #define HL_NETPOLICY_ALLOW_MAX 32
 
