@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     {"run", hl_cmd_run, "run the delivery engine"},
     {"endpoint", hl_cmd_endpoint, "add, change, list and apply endpoints"},
+    {"test", hl_cmd_test, "send a test event to an endpoint now"},
     {"send", hl_cmd_send, "hand messages to the engine (one, or JSON lines)"},
     {"status", hl_cmd_status, "one line per endpoint: state, last attempt, success, backlog"},
     {"attempts", hl_cmd_attempts, "the execution log, filtered"},

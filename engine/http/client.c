@@ -10,6 +10,7 @@
 #include "base/assert.h"
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/mem.h"
 #include "http/pool.h"
 #include "io/dns.h"
 #include "io/tls.h"
@@ -721,6 +722,14 @@ static void origin_recycled(void *ctx, uint32_t origin) {
   hl_tls_sessions_clear(&c->sessions[origin]);
 }
 
+static size_t client_body_mem_bytes(const hl_client *c) {
+  return (size_t)c->slots_total * (c->o.body_bytes_kept > 0 ? c->o.body_bytes_kept : 1);
+}
+
+static size_t client_head_mem_bytes(const hl_client *c) {
+  return (size_t)c->slots_total * HL_HTTP_REQUEST_HEAD_BYTES_MAX;
+}
+
 int hl_client_new(hl_loop *loop, const hl_client_options *o, hl_client **out, hl_err *err) {
   *out = NULL;
   if (o->requests_max == 0 || o->requests_max > HL_CLIENT_REQUESTS_MAX) {
@@ -764,13 +773,13 @@ int hl_client_new(hl_loop *loop, const hl_client_options *o, hl_client **out, hl
                        o->conns_max, o->conns_per_origin_max, o->waiters_per_origin_max);
   }
   c->slots_total = o->requests_max + REQ_SPARE;
-  c->reqs = calloc(c->slots_total, sizeof(*c->reqs));
-  c->cc = calloc(c->conns_cap, sizeof(*c->cc));
+  c->reqs = hl_mem_reserve(c->slots_total * sizeof(*c->reqs));
+  c->cc = hl_mem_reserve(c->conns_cap * sizeof(*c->cc));
   c->req_free = malloc(c->slots_total * sizeof(*c->req_free));
   c->sessions = calloc(o->origins_max, sizeof(*c->sessions));
-  /* Large and touched only as used: calloc maps them lazily. */
-  c->body_mem = calloc((size_t)c->slots_total, o->body_bytes_kept > 0 ? o->body_bytes_kept : 1);
-  c->head_mem = calloc((size_t)c->slots_total, HL_HTTP_REQUEST_HEAD_BYTES_MAX);
+  /* Large and touched only as used (base/mem.h). */
+  c->body_mem = hl_mem_reserve(client_body_mem_bytes(c));
+  c->head_mem = hl_mem_reserve(client_head_mem_bytes(c));
   if (c->reqs == NULL || c->cc == NULL || c->req_free == NULL || c->sessions == NULL ||
       c->body_mem == NULL || c->head_mem == NULL) {
     hl_client_free(c);
@@ -805,12 +814,12 @@ void hl_client_free(hl_client *c) {
   HL_ASSERT(c->st.in_flight == 0);
   hl_conns_free(c->conns);
   hl_pool_cleanup(&c->pool); /* clears the session stores through origin_recycled */
-  free(c->reqs);
-  free(c->cc);
+  hl_mem_release(c->reqs, c->slots_total * sizeof(*c->reqs));
+  hl_mem_release(c->cc, c->conns_cap * sizeof(*c->cc));
   free(c->req_free);
   free(c->sessions);
-  free(c->body_mem);
-  free(c->head_mem);
+  hl_mem_release(c->body_mem, client_body_mem_bytes(c));
+  hl_mem_release(c->head_mem, client_head_mem_bytes(c));
   free(c);
 }
 
