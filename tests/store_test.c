@@ -48,11 +48,11 @@ TEST(open_creates_private_dir_and_schema) {
   struct stat st;
   ASSERT_EQ(stat(dir, &st), 0);
   ASSERT_EQ(st.st_mode & 0777, 0700);
-  ASSERT_EQ(hl_store_schema_version(s), 1);
+  ASSERT_EQ(hl_store_schema_version(s), HL_STORE_SCHEMA_VERSION);
   hl_store_close(s);
   /* Reopening is idempotent. */
   s = open_rw(dir);
-  ASSERT_EQ(hl_store_schema_version(s), 1);
+  ASSERT_EQ(hl_store_schema_version(s), HL_STORE_SCHEMA_VERSION);
   hl_store_close(s);
   hl_store_close(NULL);
 }

@@ -72,7 +72,7 @@ static hl_storer *start(const char *dir, uint32_t lanes, seen *sn) {
                          .ctx = sn};
   hl_storer *s = NULL;
   hl_err err = {{0}};
-  if (hl_storer_start(&s, &o, &err) != 0) {
+  if (hl_storer_new(&s, &o, &err) != 0 || hl_storer_start(s, &err) != 0) {
     hl_test_fail(__FILE__, __LINE__, "start: %s", err.msg);
   }
   return s;

@@ -67,6 +67,14 @@ int hl_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Subcommands. */
 int hl_cmd_run(int argc, char **argv);
 int hl_cmd_endpoint(int argc, char **argv);
+int hl_cmd_test(int argc, char **argv);
 int hl_cmd_send(int argc, char **argv);
+int hl_cmd_status(int argc, char **argv);
+int hl_cmd_attempts(int argc, char **argv);
+int hl_cmd_replay(int argc, char **argv);
+int hl_cmd_dead_letters(int argc, char **argv);
+int hl_cmd_prune(int argc, char **argv);
+int hl_cmd_verify(int argc, char **argv);
+int hl_cmd_sign(int argc, char **argv);
 
 #endif

@@ -153,19 +153,11 @@ static int load(env *e, const char *id, hl_endpoint_config *c, hl_endpoint_rec *
     hl_cli_error("endpoint", "%s", err.msg);
     return rc == -ENOENT ? HL_EXIT_CONFIG : HL_EXIT_UNAVAILABLE;
   }
-  cJSON *j = cJSON_Parse(rec->config);
-  rc = j != NULL ? hl_endpoint_parse(j, HL_ENDPOINT_FROM_STORE, c, &err) : -EINVAL;
-  cJSON_Delete(j);
+  rc = hl_endpoint_load(rec->config, &e->box, c, &err);
   if (rc == 0) {
     c->enabled = rec->enabled;
-    rc = hl_endpoint_open(c, &e->box, &err);
-    if (rc != 0) {
-      hl_endpoint_config_free(c);
-    }
-  }
-  if (rc != 0) {
-    hl_cli_error("endpoint", "stored endpoint %s is unreadable: %s", id,
-                 j == NULL ? "not JSON" : err.msg);
+  } else {
+    hl_cli_error("endpoint", "stored endpoint %s is unreadable: %s", id, err.msg);
     hl_endpoint_rec_cleanup(rec);
     return HL_EXIT_CONFIG;
   }

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "deliver/engine.h"
+#include "ops.h"
 
 #if defined(HL_WITH_MIMALLOC)
 #include <mimalloc.h>
@@ -30,6 +32,11 @@ static void run_help(void) {
       "  --allow-network CIDR   exempt a range from the SSRF policy (repeatable)\n"
       "  --ca-file PEM          trust these roots in addition to the system's\n"
       "  --metrics-addr H:P     serve Prometheus metrics on a loopback address\n"
+      "  --retain-payloads      keep every delivered payload, so any message can be\n"
+      "                         replayed (costs database writes per message)\n"
+      "  --retention D          keep the attempt log this long (default 30d; 0 = forever)\n"
+      "  --log-level L          debug, info, warn, error (default info)\n"
+      "  --log-format F         json (default) or text\n"
       "\n"
       "examples:\n"
       "  hookline run\n"
@@ -40,11 +47,13 @@ static void run_help(void) {
 }
 
 int hl_cmd_run(int argc, char **argv) {
-  enum { OPT_WORKERS = 1, OPT_METRICS_ADDR };
+  enum { OPT_WORKERS = 1, OPT_METRICS_ADDR, OPT_RETAIN, OPT_RETENTION };
   static const struct option options[] = {
       HL_CLI_COMMON_OPTIONS,
       {"workers", required_argument, NULL, OPT_WORKERS},
       {"metrics-addr", required_argument, NULL, OPT_METRICS_ADDR},
+      {"retain-payloads", no_argument, NULL, OPT_RETAIN},
+      {"retention", required_argument, NULL, OPT_RETENTION},
       {NULL, 0, NULL, 0},
   };
   hl_config cfg;
@@ -60,6 +69,16 @@ int hl_cmd_run(int argc, char **argv) {
         break;
       case OPT_METRICS_ADDR:
         rc = hl_config_set_metrics_addr(&cfg, optarg, &err);
+        break;
+      case OPT_RETAIN:
+        cfg.retain_payloads = true;
+        break;
+      case OPT_RETENTION:
+        if (strcmp(optarg, "0") == 0) {
+          cfg.retention_ms = 0;
+        } else {
+          rc = hl_ops_parse_duration(optarg, "--retention", &cfg.retention_ms, &err);
+        }
         break;
       case '?':
         return hl_cli_usage_error("run", "invalid arguments");
@@ -105,15 +124,12 @@ int hl_cmd_run(int argc, char **argv) {
   fwrite(out.ptr, 1, out.len, stdout);
   fflush(stdout);
 #if defined(HL_WITH_MIMALLOC)
-  HL_LOG(HL_LOG_INFO, "engine ready", HL_F_UINT("workers", hl_config_workers(&cfg)),
-         HL_F_INT("mimalloc", mi_version()));
-#else
-  HL_LOG(HL_LOG_INFO, "engine ready", HL_F_UINT("workers", hl_config_workers(&cfg)));
+  HL_LOG(HL_LOG_INFO, "allocator", HL_F_STR("name", "mimalloc"), HL_F_INT("version", mi_version()));
 #endif
-
-  int sig = 0;
-  while (sigwait(&stop, &sig) != 0) {
+  if (hl_engine_run(&cfg, &err) != 0) {
+    hl_cli_error("run", "%s", err.msg);
+    return err.msg[0] != '\0' && strstr(err.msg, "--") != NULL ? HL_EXIT_CONFIG
+                                                                : HL_EXIT_UNAVAILABLE;
   }
-  HL_LOG(HL_LOG_INFO, "engine stopped", HL_F_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
   return HL_EXIT_OK;
 }

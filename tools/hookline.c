@@ -14,7 +14,15 @@ typedef struct command {
 static const command commands[] = {
     {"run", hl_cmd_run, "run the delivery engine"},
     {"endpoint", hl_cmd_endpoint, "add, change, list and apply endpoints"},
+    {"test", hl_cmd_test, "send a test event to an endpoint now"},
     {"send", hl_cmd_send, "hand messages to the engine (one, or JSON lines)"},
+    {"status", hl_cmd_status, "one line per endpoint: state, last attempt, success, backlog"},
+    {"attempts", hl_cmd_attempts, "the execution log, filtered"},
+    {"replay", hl_cmd_replay, "send a message, or an endpoint's failures, again now"},
+    {"dead-letters", hl_cmd_dead_letters, "deliveries that ran out of attempts"},
+    {"prune", hl_cmd_prune, "delete old attempts, dead letters and payloads"},
+    {"verify", hl_cmd_verify, "check a received webhook's signature"},
+    {"sign", hl_cmd_sign, "print the signature headers for a body (to test receivers)"},
 };
 
 static void usage(FILE *f) {

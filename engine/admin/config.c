@@ -25,6 +25,9 @@ void hl_config_defaults(hl_config *cfg) {
   cfg->log_level = HL_LOG_INFO;
   cfg->log_format = HL_LOG_JSON;
   cfg->limits = hl_limits_default();
+  cfg->retention_ms = HL_DEFAULT_RETENTION_MS;
+  cfg->spill_after_ms = HL_DEFAULT_SPILL_AFTER_MS;
+  cfg->shutdown_grace_ms = HL_DEFAULT_SHUTDOWN_GRACE_MS;
   const char *env = getenv("HOOKLINE_DATA");
   if (env != NULL && env[0] != '\0') {
     hl_config_set_data_dir(cfg, env, NULL);
@@ -127,6 +130,11 @@ void hl_config_write_json(const hl_config *cfg, hl_buf *out) {
   put_json_string(out, cfg->metrics_addr[0] != '\0' ? cfg->metrics_addr : "(off)");
   hl_buf_printf(out, ",\"log_level\":\"%s\",\"log_format\":\"%s\"", levels[cfg->log_level],
                 cfg->log_format == HL_LOG_JSON ? "json" : "text");
+  hl_buf_printf(out,
+                ",\"retain_payloads\":%s,\"retention_s\":%lld,\"spill_after_ms\":%u,"
+                "\"shutdown_grace_ms\":%u",
+                cfg->retain_payloads ? "true" : "false", (long long)(cfg->retention_ms / 1000),
+                cfg->spill_after_ms, cfg->shutdown_grace_ms);
   const hl_limits *l = &cfg->limits;
   hl_buf_printf(out,
                 ",\"limits\":{\"message_data_bytes_max\":%zu,\"conns_max\":%u,"

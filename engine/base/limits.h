@@ -125,6 +125,17 @@
 #define HL_DNS_HOSTS_TTL_S 10
 /* The most cache entries the option may ask for. */
 #define HL_DNS_CACHE_ENTRIES_CEILING (1u << 20)
+/* Requests waiting for a connection of one origin (FIFO, deadline running). */
+#define HL_POOL_WAITERS_PER_ORIGIN_MAX 4096
+/* Addresses of one name the client tries in turn when connecting: all
+ * that the resolver keeps. */
+#define HL_CONN_ADDRS_MAX HL_DNS_ADDRS_MAX
+/* A request head the client writes from a header list (a caller may pass
+ * a head it rendered itself instead, of any length). */
+#define HL_HTTP_REQUEST_HEAD_BYTES_MAX 8192
+/* Requests in flight in one client (one worker loop). */
+#define HL_CLIENT_REQUESTS_MAX 32768
+_Static_assert(HL_POOL_WAITERS_PER_ORIGIN_MAX <= HL_CLIENT_REQUESTS_MAX, "waiters are requests");
 /* Ranges an operator may exempt from the SSRF guard (--allow-network). */
 #define HL_NETPOLICY_ALLOW_MAX 32
 
@@ -208,6 +219,26 @@
 #define HL_RESPONSE_EXCERPT_BYTES 1024
 #define HL_STORE_QUEUE_ENTRIES 65536
 
+/* --- operator queries, replay and retention (store/query) --- */
+/* The longest an attempt's row may be logged after the attempt started
+ * (the request's timeouts, plus queueing and the group commit), with a wide
+ * margin: time windows over the attempt log rely on it. */
+#define HL_ATTEMPT_LOG_DELAY_MS_MAX (15 * 60 * 1000)
+/* `hookline status` reads at most this many of the newest attempts for its
+ * window (about a second of work), and this many more, further back, for
+ * the last attempt of endpoints idle in the window. */
+#define HL_STATUS_SCAN_ROWS_MAX 2000000
+#define HL_STATUS_LAST_SCAN_ROWS_MAX 2000000
+/* A bulk replay handles at most this many deliveries per call (memory for
+ * their ids), written this many per transaction so that the engine's
+ * writer never waits long for the lock. */
+#define HL_REPLAY_DELIVERIES_MAX 1000000
+#define HL_REPLAY_BATCH_ROWS 1000
+/* Rows one prune step deletes (or, for payloads, examines). */
+#define HL_PRUNE_BATCH_ROWS_DEFAULT 5000
+
+_Static_assert(HL_ATTEMPT_LOG_DELAY_MS_MAX >= 4 * HL_REQUEST_TIMEOUT_MS,
+               "an attempt is logged well within the window slack");
 _Static_assert(HL_HTTP_HEADER_LINE_BYTES_MAX <= HL_HTTP_RESPONSE_HEADER_BYTES_MAX,
                "a header line must fit in the header block");
 _Static_assert(HL_RESPONSE_EXCERPT_BYTES <= HL_HTTP_BODY_BYTES_KEPT,

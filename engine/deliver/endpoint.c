@@ -788,6 +788,23 @@ int hl_endpoint_open(hl_endpoint_config *c, const hl_secretbox *box, hl_err *err
   return rc;
 }
 
+int hl_endpoint_load(const char *stored_json, const hl_secretbox *box, hl_endpoint_config *out,
+                     hl_err *err) {
+  cJSON *j = cJSON_Parse(stored_json);
+  if (j == NULL) {
+    return hl_err_fail(err, -EINVAL, "the stored configuration is not JSON");
+  }
+  int rc = hl_endpoint_parse(j, HL_ENDPOINT_FROM_STORE, out, err);
+  cJSON_Delete(j);
+  if (rc == 0) {
+    rc = hl_endpoint_open(out, box, err);
+    if (rc != 0) {
+      hl_endpoint_config_free(out);
+    }
+  }
+  return rc;
+}
+
 /* --- writing ------------------------------------------------------------- */
 
 typedef struct writer {

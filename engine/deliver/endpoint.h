@@ -130,6 +130,12 @@ int hl_endpoint_patch(hl_endpoint_config *c, const cJSON *patch, hl_err *err);
  * or under another master key, fails. */
 int hl_endpoint_open(hl_endpoint_config *c, const hl_secretbox *box, hl_err *err);
 
+/* hl_endpoint_load parses a stored configuration (the store's canonical
+ * JSON text) and opens its secrets: what the engine, `hookline test` and the
+ * endpoint commands all do with a row. */
+int hl_endpoint_load(const char *stored_json, const hl_secretbox *box, hl_endpoint_config *out,
+                     hl_err *err);
+
 typedef enum hl_endpoint_view {
   HL_ENDPOINT_SEALED,   /* for the store: secrets sealed with |box| */
   HL_ENDPOINT_REDACTED, /* for people: fingerprints instead of secrets */

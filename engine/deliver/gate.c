@@ -99,6 +99,14 @@ hl_breaker_state hl_gate_done(hl_gate *g, bool ok, int64_t now_ms) {
   return g->breaker;
 }
 
+void hl_gate_cancel(hl_gate *g) {
+  HL_ASSERT(g->inflight > 0);
+  g->inflight--;
+  if (g->breaker == HL_BREAKER_HALF_OPEN) {
+    g->probe_inflight = false;
+  }
+}
+
 const char *hl_breaker_name(hl_breaker_state s) {
   switch (s) {
     case HL_BREAKER_CLOSED:

@@ -68,6 +68,10 @@ hl_gate_verdict hl_gate_acquire(hl_gate *g, int64_t now_ms, int64_t *at_ms);
  * caller can log transitions. */
 hl_breaker_state hl_gate_done(hl_gate *g, bool ok, int64_t now_ms);
 
+/* hl_gate_cancel gives back a slot hl_gate_acquire granted for a request
+ * that was never sent (no success, no failure). */
+void hl_gate_cancel(hl_gate *g);
+
 const char *hl_breaker_name(hl_breaker_state s);
 
 #endif

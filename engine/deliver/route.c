@@ -109,8 +109,10 @@ int hl_route_build(hl_target **targets, uint32_t n, int64_t generation, hl_route
   t->generation = generation;
   t->n = n;
   t->names_mask = slots - 1;
-  memcpy(t->by_rowid, targets, n * sizeof(hl_target *));
-  qsort(t->by_rowid, n, sizeof(hl_target *), cmp_rowid);
+  if (n > 0) { /* with no endpoints |targets| may be NULL */
+    memcpy(t->by_rowid, targets, n * sizeof(hl_target *));
+    qsort(t->by_rowid, n, sizeof(hl_target *), cmp_rowid);
+  }
   size_t p = 0;
   for (uint32_t i = 0; i < n; i++) {
     hl_target *tg = t->by_rowid[i];

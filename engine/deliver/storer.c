@@ -18,8 +18,9 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "ring/ring_layout.h"
+#include "store/query.h"
 
-enum { REC_ATTEMPT = 1, REC_DEFER, REC_DISABLE };
+enum { REC_ATTEMPT = 1, REC_DEFER, REC_DISABLE, REC_BREAKER };
 enum { F_STORE_PAYLOAD = 1, F_FROM_PENDING = 2 };
 
 /* Variable fields, in the order they follow the header. */
@@ -71,6 +72,8 @@ struct hl_storer {
   int64_t generation;
   hl_storer_stats stats;
   due_item *due; /* HL_STORER_DUE_BATCH_MAX, for poll_due */
+  hl_prune prune;     /* the retention pass under way */
+  int64_t prune_next_ms;
   uint32_t lanes_n;
   hl_storer_lane lanes[];
 };
@@ -143,6 +146,16 @@ int64_t hl_storer_defer(hl_storer_lane *l, const hl_message_rec *m, bool store_p
 int64_t hl_storer_disable(hl_storer_lane *l, hl_span endpoint_id, hl_span reason) {
   rec_hdr h = {.type = REC_DISABLE};
   hl_span v[V_COUNT] = {[V_ENDPOINT] = endpoint_id, [V_ERROR_DETAIL] = reason};
+  return put_record(l, &h, v);
+}
+
+int64_t hl_storer_breaker(hl_storer_lane *l, int64_t endpoint_rowid, const char *state,
+                          int64_t since_ms, uint32_t failures) {
+  rec_hdr h = {.type = REC_BREAKER,
+               .endpoint_rowid = endpoint_rowid,
+               .started_ms = since_ms,
+               .attempt = failures};
+  hl_span v[V_COUNT] = {[V_ERROR_CLASS] = hl_span_cstr(state)};
   return put_record(l, &h, v);
 }
 
@@ -238,6 +251,12 @@ static int apply(hl_storer *s, const char *p, hl_err *err) {
                       sizeof(reason));
       int rc = hl_store_endpoint_set_enabled(s->store, v[V_ENDPOINT], false, reason, err);
       return rc == -ENOENT ? 0 : rc; /* deleted meanwhile: nothing to disable */
+    }
+    case REC_BREAKER: {
+      char state[32];
+      hl_span_to_cstr(hl_span_sub(v[V_ERROR_CLASS], 0, sizeof(state) - 1), state, sizeof(state));
+      return hl_store_endpoint_state_put(s->store, h.endpoint_rowid, state, h.started_ms,
+                                         h.attempt, err);
     }
   }
   HL_UNREACHABLE();
@@ -376,6 +395,30 @@ static void poll_endpoints(hl_storer *s) {
   }
 }
 
+/* Retention: one bounded prune step per poll while a pass runs; a new pass
+ * starts every RETENTION_PASS_MS. */
+#define RETENTION_PASS_MS (10 * 60 * 1000)
+
+static void poll_retention(hl_storer *s, int64_t now_wall_ms) {
+  if (s->o.retention_ms <= 0) {
+    return;
+  }
+  if (s->prune.done && now_wall_ms >= s->prune_next_ms) {
+    hl_prune_init(&s->prune, now_wall_ms - s->o.retention_ms, HL_PRUNE_BATCH_ROWS_DEFAULT);
+    s->prune_next_ms = now_wall_ms + RETENTION_PASS_MS;
+  }
+  if (s->prune.done) {
+    return;
+  }
+  hl_err err = {{0}};
+  if (hl_store_prune_step(s->store, &s->prune, &err) != 0) {
+    HL_LOG(HL_LOG_WARN, "retention pruning failed; will retry", HL_F_STR("error", err.msg));
+    s->prune.done = true;
+  }
+  atomic_store_explicit(&s->stats.pruned, (uint64_t)s->prune.deleted.attempts,
+                        memory_order_relaxed);
+}
+
 static bool lanes_empty(hl_storer *s) {
   for (uint32_t i = 0; i < s->lanes_n; i++) {
     if (!hl_spsc_empty(&s->lanes[i].q)) {
@@ -403,6 +446,7 @@ static void *storer_main(void *arg) {
     if (!stopping && now >= next_poll) {
       poll_endpoints(s);
       poll_due(s, (int64_t)hl_clock_wall_ms());
+      poll_retention(s, (int64_t)hl_clock_wall_ms());
       next_poll = now + s->o.poll_ms;
     }
     if (n > 0) {
@@ -424,7 +468,7 @@ static void *storer_main(void *arg) {
   return NULL;
 }
 
-int hl_storer_start(hl_storer **out, const hl_storer_options *o, hl_err *err) {
+int hl_storer_new(hl_storer **out, const hl_storer_options *o, hl_err *err) {
   *out = NULL;
   hl_storer *s = calloc(1, sizeof(*s) + o->lanes * sizeof(hl_storer_lane));
   if (s == NULL) {
@@ -438,6 +482,7 @@ int hl_storer_start(hl_storer **out, const hl_storer_options *o, hl_err *err) {
     s->o.lease_ms = 5 * 60 * 1000;
   }
   s->generation = -1;
+  s->prune.done = true;
   s->lanes_n = o->lanes;
   HL_ASSERT(o->lanes >= 1 && o->lanes <= HL_STORER_LANES_MAX);
   s->due = calloc(HL_STORER_DUE_BATCH_MAX, sizeof(due_item));
@@ -455,15 +500,19 @@ int hl_storer_start(hl_storer **out, const hl_storer_options *o, hl_err *err) {
   if (rc == 0) {
     rc = hl_store_open(&s->store, o->data_dir, HL_STORE_READ_WRITE, err);
   }
-  if (rc == 0 && pthread_create(&s->thread, NULL, storer_main, s) != 0) {
-    rc = hl_err_fail(err, -EAGAIN, "store thread: cannot start");
-  }
   if (rc != 0) {
     hl_storer_stop(s);
     return rc;
   }
-  s->started = true;
   *out = s;
+  return 0;
+}
+
+int hl_storer_start(hl_storer *s, hl_err *err) {
+  if (pthread_create(&s->thread, NULL, storer_main, s) != 0) {
+    return hl_err_fail(err, -EAGAIN, "store thread: cannot start");
+  }
+  s->started = true;
   return 0;
 }
 

@@ -61,6 +61,7 @@ typedef struct hl_storer_options {
   size_t lane_bytes;         /* 0: HL_STORER_LANE_BYTES_DEFAULT */
   uint32_t poll_ms;          /* 0: HL_STORER_POLL_MS_DEFAULT */
   uint32_t lease_ms;         /* a dispatched retry is re-sent after this */
+  int64_t retention_ms;      /* keep the log this long; 0: forever */
   /* Called on the store thread with a due retry; spans valid during the
    * call only. */
   hl_pending_verdict (*on_due)(const hl_pending_rec *p, void *ctx);
@@ -72,8 +73,11 @@ typedef struct hl_storer_options {
   void *ctx;
 } hl_storer_options;
 
-/* hl_storer_start opens the store and starts the thread. */
-int hl_storer_start(hl_storer **out, const hl_storer_options *o, hl_err *err);
+/* hl_storer_new opens the store and allocates the lanes; hl_storer_start
+ * starts the thread (callbacks begin). Between the two the caller sets up
+ * whatever the callbacks reach (the workers, which need the lanes). */
+int hl_storer_new(hl_storer **out, const hl_storer_options *o, hl_err *err);
+int hl_storer_start(hl_storer *s, hl_err *err);
 
 /* hl_storer_stop drains every lane, commits, and joins the thread. Workers
  * must have stopped writing. hl_storer_stop(NULL) is a no-op. */
@@ -92,6 +96,10 @@ int64_t hl_storer_defer(hl_storer_lane *l, const hl_message_rec *m, bool store_p
                         int64_t endpoint_rowid, uint32_t attempt, int64_t next_ms);
 /* hl_storer_disable disables an endpoint (410 Gone) with |reason|. */
 int64_t hl_storer_disable(hl_storer_lane *l, hl_span endpoint_id, hl_span reason);
+/* hl_storer_breaker records an endpoint's circuit breaker state (for
+ * `hookline status`). |state| is a static string (hl_breaker_name). */
+int64_t hl_storer_breaker(hl_storer_lane *l, int64_t endpoint_rowid, const char *state,
+                          int64_t since_ms, uint32_t failures);
 /* hl_storer_flush publishes the records written so far and wakes the store
  * thread if it sleeps. */
 void hl_storer_flush(hl_storer_lane *l);
@@ -109,6 +117,7 @@ typedef struct hl_storer_stats {
   _Atomic uint64_t due_dispatched;
   _Atomic uint64_t errors;
   _Atomic int64_t pending; /* rows, refreshed each poll */
+  _Atomic uint64_t pruned;  /* attempt rows removed by retention */
 } hl_storer_stats;
 
 const hl_storer_stats *hl_storer_stats_get(const hl_storer *s);

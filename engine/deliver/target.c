@@ -357,3 +357,62 @@ int hl_target_render(const hl_target *t, const hl_template_msg *m, hl_json_value
   }
   return 0;
 }
+
+#define HEAD_FIXED_BYTES 512
+
+int hl_target_build(const hl_target *t, const hl_template_msg *m, uint64_t ts_s,
+                    hl_json_value *values, char *scratch_body, char *scratch_misc,
+                    hl_target_built *out, hl_sign_job jobs[HL_SECRETS_PER_ENDPOINT_MAX],
+                    hl_err *err) {
+  memset(out, 0, sizeof(*out));
+  hl_buf body, misc;
+  hl_buf_init(&body, scratch_body, HL_SIGN_HEADROOM_BYTES + HL_RENDER_BYTES_MAX);
+  hl_buf_init(&misc, scratch_misc, HL_RENDER_BYTES_MAX);
+  hl_target_request req;
+  int rc = hl_target_render(t, m, values, &body, &misc, &req);
+  if (rc != 0) {
+    return hl_err_fail(err, rc, "the request could not be rendered: %s",
+                       rc == -E2BIG ? "larger than HL_RENDER_BYTES_MAX" : "out of room");
+  }
+  size_t head_max = HEAD_FIXED_BYTES + req.target.len + t->url.host.name.len +
+                    HL_SIGN_HEADER_LINES_BYTES_MAX;
+  for (size_t i = 0; i < req.headers_n; i++) {
+    head_max += req.headers[i].name.len + req.headers[i].value.len + 4;
+  }
+  out->buf = malloc(HL_SIGN_HEADROOM_BYTES + req.body.len + head_max);
+  if (out->buf == NULL) {
+    return hl_err_fail(err, -ENOMEM, "out of memory");
+  }
+  char *body_at = out->buf + HL_SIGN_HEADROOM_BYTES;
+  if (req.body.len > 0) {
+    memcpy(body_at, req.body.ptr, req.body.len);
+  }
+  out->body = hl_span_make(body_at, req.body.len);
+  hl_buf_init(&out->head, body_at + req.body.len, head_max);
+  hl_h1_request h1 = {.method = t->method,
+                      .host = t->url.host.name,
+                      .port = t->url.port_explicit ? t->url.port : 0,
+                      .tls = t->url.scheme == HL_URL_HTTPS,
+                      .target = req.target,
+                      .headers = req.headers,
+                      .headers_len = req.headers_n,
+                      .body = out->body};
+  struct iovec iov[2];
+  rc = hl_h1_request_write(&h1, &out->head, iov, err);
+  if (rc != 0 || !t->signs) {
+    return rc;
+  }
+  return hl_signer_prepare(&t->signer, &out->sign, m->id, ts_s, body_at, out->body.len,
+                           HL_SIGN_HEADROOM_BYTES, jobs, err);
+}
+
+void hl_target_finish(const hl_target *t, hl_target_built *b) {
+  if (!t->signs) {
+    return;
+  }
+  /* The head ends with its blank line; the signature lines go before it. */
+  hl_buf_truncate(&b->head, b->head.len - 2);
+  hl_signer_finish(&t->signer, &b->sign, &b->head);
+  hl_buf_put(&b->head, "\r\n", 2);
+  HL_ASSERT(hl_buf_ok(&b->head));
+}

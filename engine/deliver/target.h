@@ -98,4 +98,28 @@ typedef struct hl_target_request {
 int hl_target_render(const hl_target *t, const hl_template_msg *m, hl_json_value *values,
                      hl_buf *body_buf, hl_buf *scratch, hl_target_request *out);
 
+/* A request built for sending: |buf| (owned by the caller, free()) holds
+ * the signer's headroom, the body and the head. Until hl_target_finish the
+ * head lacks the signature lines. */
+typedef struct hl_target_built {
+  char *buf;
+  hl_span body;
+  hl_buf head;
+  hl_sign_state sign;
+} hl_target_built;
+
+/* hl_target_build renders |t| for |m| (via the two scratch buffers, of
+ * HL_SIGN_HEADROOM_BYTES + HL_RENDER_BYTES_MAX and HL_RENDER_BYTES_MAX
+ * bytes), writes the head, and prepares the HMAC jobs of the signature
+ * (timestamp |ts_s|) into |jobs|. Returns the number of jobs (>= 0), or
+ * -ENOSPC / -E2BIG / -EINVAL. The caller computes the jobs (one at a time or
+ * batched), then calls hl_target_finish. */
+int hl_target_build(const hl_target *t, const hl_template_msg *m, uint64_t ts_s,
+                    hl_json_value *values, char *scratch_body, char *scratch_misc,
+                    hl_target_built *out, hl_sign_job jobs[HL_SECRETS_PER_ENDPOINT_MAX],
+                    hl_err *err);
+
+/* hl_target_finish adds the signature lines; the head is then complete. */
+void hl_target_finish(const hl_target *t, hl_target_built *b);
+
 #endif

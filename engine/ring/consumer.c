@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/assert.h"
+#include "base/mem.h"
 #include "base/log.h"
 
 /* A window slot: the position just past the record, with bit 0 set once the
@@ -61,6 +62,7 @@ struct hl_ring_consumer {
   uint64_t win_cap;
   uint64_t win_mask;
   uint64_t *win_mem;
+  size_t win_bytes;
   uint32_t cursor_count;
   hl_ring_cursor *cursors;
   cursor_pub *pub; /* [cursor][lane] */
@@ -297,7 +299,9 @@ static int consumer_start(hl_ring_consumer *c, const hl_ring_consumer_options *o
   }
   c->win_mask = c->win_cap - 1;
   size_t lanes = c->geo.lane_count, cursors = c->cursor_count;
-  c->win_mem = calloc(cursors * lanes * c->win_cap, sizeof(uint64_t));
+  /* The windows are sized for the worst case and touched only as used. */
+  c->win_bytes = (size_t)cursors * lanes * c->win_cap * sizeof(uint64_t);
+  c->win_mem = hl_mem_reserve(c->win_bytes);
   c->pub = calloc(cursors * lanes, sizeof(cursor_pub));
   c->cursors = aligned_alloc(HL_RING_CACHE_LINE, cursors * sizeof(hl_ring_cursor));
   if (c->win_mem == NULL || c->pub == NULL || c->cursors == NULL) {
@@ -402,7 +406,7 @@ void hl_ring_consumer_close(hl_ring_consumer *c) {
   if (c->fd >= 0) {
     close(c->fd);
   }
-  free(c->win_mem);
+  hl_mem_release(c->win_mem, c->win_bytes);
   free(c->pub);
   free(c->cursors);
   free(c);

@@ -73,7 +73,19 @@ static const char *const migrations[] = {
     "  last_error TEXT NOT NULL,"
     "  PRIMARY KEY (message_id, endpoint)) WITHOUT ROWID;"
     "CREATE INDEX dead_letters_time ON dead_letters (dead_ms);",
+    /* 2: endpoint runtime state (the circuit breaker) for `hookline status`.
+     * No index is added on attempts: each one costs the engine on every
+     * logged attempt (bench/store_index_bench), and the CLI's time windows
+     * use the rowid, which grows with the time of logging (store/query.c). */
+    "CREATE TABLE endpoint_state ("
+    "  endpoint INTEGER PRIMARY KEY,"
+    "  breaker TEXT NOT NULL,"
+    "  since_ms INTEGER NOT NULL,"
+    "  consecutive_failures INTEGER NOT NULL);",
 };
+
+_Static_assert(HL_ARRAY_LEN(migrations) == HL_STORE_SCHEMA_VERSION,
+               "HL_STORE_SCHEMA_VERSION names the last migration");
 
 enum {
   ST_BEGIN,
@@ -93,6 +105,7 @@ enum {
   ST_PENDING_DUE,
   ST_PENDING_COUNT,
   ST_DEAD_PUT,
+  ST_ENDPOINT_STATE_PUT,
   ST_COUNT,
 };
 
@@ -129,6 +142,8 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_PENDING_COUNT] = "SELECT count(*) FROM pending",
     [ST_DEAD_PUT] = "INSERT OR REPLACE INTO dead_letters (message_id, endpoint, dead_ms, "
                     "last_error) VALUES (?1, ?2, ?3, ?4)",
+    [ST_ENDPOINT_STATE_PUT] = "INSERT OR REPLACE INTO endpoint_state (endpoint, breaker, "
+                              "since_ms, consecutive_failures) VALUES (?1, ?2, ?3, ?4)",
 };
 
 struct hl_store {
@@ -546,4 +561,22 @@ int hl_store_dead_letter_put(hl_store *s, hl_span message_id, int64_t endpoint_r
   sqlite3_bind_int64(st, 3, dead_ms);
   bind_span(st, 4, last_error);
   return run_write(s, ST_DEAD_PUT, err, "recording dead letter");
+}
+
+int hl_store_endpoint_state_put(hl_store *s, int64_t endpoint_rowid, const char *breaker,
+                                int64_t since_ms, uint32_t consecutive_failures, hl_err *err) {
+  sqlite3_stmt *st = s->st[ST_ENDPOINT_STATE_PUT];
+  sqlite3_bind_int64(st, 1, endpoint_rowid);
+  bind_span(st, 2, hl_span_cstr(breaker));
+  sqlite3_bind_int64(st, 3, since_ms);
+  sqlite3_bind_int64(st, 4, consecutive_failures);
+  return run_write(s, ST_ENDPOINT_STATE_PUT, err, "recording endpoint state");
+}
+
+sqlite3 *hl_store_db(hl_store *s) {
+  return s->db;
+}
+
+bool hl_store_read_only(const hl_store *s) {
+  return s->mode == HL_STORE_READ_ONLY;
 }

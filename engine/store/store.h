@@ -27,9 +27,12 @@
 #include "base/span.h"
 
 typedef struct hl_store hl_store;
+typedef struct sqlite3 sqlite3;
 
 #define HL_STORE_FILE "hookline.db"
 #define HL_STORE_BUSY_TIMEOUT_MS 5000
+/* The schema version this build creates and migrates to. */
+#define HL_STORE_SCHEMA_VERSION 2
 
 typedef enum hl_store_mode {
   HL_STORE_READ_WRITE = 0, /* create the data dir and schema if missing */
@@ -45,6 +48,11 @@ void hl_store_close(hl_store *s);
 
 /* hl_store_schema_version returns the schema version the file is at. */
 int hl_store_schema_version(hl_store *s);
+
+/* hl_store_db returns the connection, for store/query.c only (the one other
+ * file that may call sqlite3); hl_store_read_only says how it was opened. */
+sqlite3 *hl_store_db(hl_store *s);
+bool hl_store_read_only(const hl_store *s);
 
 /* --- transactions (the store thread groups many writes in one) --- */
 int hl_store_begin(hl_store *s, hl_err *err);
@@ -161,5 +169,16 @@ int64_t hl_store_pending_count(hl_store *s);
  * attempts; its payload must be stored. */
 int hl_store_dead_letter_put(hl_store *s, hl_span message_id, int64_t endpoint_rowid,
                              int64_t dead_ms, hl_span last_error, hl_err *err);
+
+/* --- endpoint runtime state (schema 2) --- */
+
+/* hl_store_endpoint_state_put records an endpoint's circuit breaker after a
+ * change: |breaker| is hl_breaker_name()'s text ("closed", "open",
+ * "half_open"), |since_ms| when it entered that state (wall clock), and the
+ * consecutive failures that led there. The engine's store thread calls it
+ * on every breaker transition (inside its group commit is fine); `hookline
+ * status` shows open as "paused" and half_open as "probing". */
+int hl_store_endpoint_state_put(hl_store *s, int64_t endpoint_rowid, const char *breaker,
+                                int64_t since_ms, uint32_t consecutive_failures, hl_err *err);
 
 #endif

@@ -1,0 +1,89 @@
+/* worker: one delivery loop (ARCHITECTURE.md, "A delivery's life").
+ *
+ * A worker runs on its own thread with its own io_uring loop, HTTP client,
+ * resolver and connection pools, and owns the endpoints whose rowid modulo
+ * the worker count is its index. Each iteration it
+ *   1. adopts a new routing table if the store thread posted one,
+ *   2. takes due retries from its inbox (posted by the store thread),
+ *   3. releases ring positions whose log records are committed,
+ *   4. reads ring records (its own cursor; every worker reads every
+ *      message) and routes them to its endpoints' queues,
+ *   5. starts what the endpoints' gates allow: render, then sign all of
+ *      them with one batch HMAC call, then submit to the client,
+ *   6. publishes its log records to the store thread,
+ *   7. waits in io_uring (client completions, timers, the ring's futex, a
+ *      wake-up from another thread).
+ * A finished attempt becomes a log record; the message's ring position is
+ * released once every delivery of it has a committed final record.
+ * Deliveries still unfinished after spill_after_ms are spilled (payload +
+ * pending row) so that the ring keeps moving. */
+#ifndef HL_DELIVER_WORKER_H
+#define HL_DELIVER_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "deliver/route.h"
+#include "deliver/storer.h"
+#include "io/netpolicy.h"
+#include "ring/consumer.h"
+
+struct hl_tls_ctx;
+
+/* What every worker shares, read-only while they run. */
+typedef struct hl_worker_shared {
+  uint32_t workers;
+  hl_ring_consumer *ring;
+  hl_storer *storer;
+  hl_netpolicy policy;
+  struct hl_tls_ctx *tls;
+  const char *ca_file;
+  bool retain_payloads;   /* keep every delivered payload (replay) */
+  uint32_t spill_after_ms;
+  uint32_t shutdown_grace_ms;
+  uint32_t deliveries_max; /* per worker */
+  uint32_t messages_max;   /* per worker: read, unreleased */
+} hl_worker_shared;
+
+typedef struct hl_worker hl_worker;
+
+/* Counters for metrics, written by the worker, read by anyone (relaxed). */
+typedef struct hl_worker_stats {
+  _Atomic uint64_t messages;      /* records read from the ring */
+  _Atomic uint64_t deliveries;    /* deliveries created (fan-out) */
+  _Atomic uint64_t attempts;
+  _Atomic uint64_t delivered;
+  _Atomic uint64_t retries;       /* retries scheduled */
+  _Atomic uint64_t dead;
+  _Atomic uint64_t disabled;
+  _Atomic uint64_t spilled;
+  _Atomic uint64_t deferred;      /* parked by a breaker or overflow */
+  _Atomic uint64_t render_errors;
+  _Atomic uint64_t in_flight;     /* gauge: requests at the client */
+  _Atomic uint64_t queued;        /* gauge: deliveries waiting at a gate */
+  _Atomic uint64_t unreleased;    /* gauge: messages read, not released */
+  _Atomic uint64_t duration_sum_us;
+  _Atomic uint64_t duration_n;
+} hl_worker_stats;
+
+/* hl_worker_new allocates a worker (any thread); hl_worker_run runs it on
+ * the calling thread until hl_worker_stop, then shuts down gracefully. */
+int hl_worker_new(hl_worker_shared *sh, uint32_t index, hl_worker **out, hl_err *err);
+int hl_worker_run(hl_worker *w, hl_err *err);
+void hl_worker_free(hl_worker *w);
+
+/* From other threads. */
+void hl_worker_stop(hl_worker *w);
+/* hl_worker_post_routes hands |t| (one reference, taken over) to the worker. */
+void hl_worker_post_routes(hl_worker *w, hl_route_table *t);
+/* hl_worker_post_due queues a due retry for the worker (store thread);
+ * returns false when its inbox is full. */
+bool hl_worker_post_due(hl_worker *w, const hl_pending_rec *p);
+/* hl_worker_wake: a commit advanced (store thread). */
+void hl_worker_wake(hl_worker *w);
+bool hl_worker_ready(const hl_worker *w);
+
+const hl_worker_stats *hl_worker_stats_get(const hl_worker *w);
+
+#endif
