@@ -56,7 +56,7 @@ static bool is_ows(char c) {
   return c == ' ' || c == '\t';
 }
 
-static void trace_head(run *r, const hl_h1_request *q, const hl_h1_limits *lim, const char *base,
+static void trace_head(run *r, const hl_h1_parsed_request *q, const hl_h1_limits *lim, const char *base,
                        size_t len, size_t head_len) {
   check(head_len <= (size_t)lim->status_line_bytes_max + lim->header_bytes_max);
   check(q->fields_n <= FIELDS_CAP);

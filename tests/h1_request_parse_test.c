@@ -12,7 +12,7 @@
 
 typedef struct parsed {
   ptrdiff_t r;
-  hl_h1_request req;
+  hl_h1_parsed_request req;
   hl_h1_field fields[FIELDS];
   void *guard;
   size_t len;
@@ -180,7 +180,7 @@ TEST(limits) {
   ASSERT_CONTAINS(p.req.error, "field");
   done(&p);
   lim.headers_max = 20;
-  hl_h1_request req;
+  hl_h1_parsed_request req;
   hl_h1_field fields[20];
   ASSERT_EQ(hl_h1_request_parse(many, strlen(many), &lim, &req, fields, 20),
             (ptrdiff_t)strlen(many));

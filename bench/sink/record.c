@@ -36,7 +36,7 @@ static void put_key(hl_buf *b, const char *key) {
 }
 
 int sink_record_line(const sink_config *cfg, const sink_record_info *in, hl_buf *b) {
-  const hl_h1_request *req = in->req;
+  const hl_h1_parsed_request *req = in->req;
   const sink_listener *l = &cfg->listeners[in->listener];
   hl_buf_printf(b, "{\"ts_ms\":%llu", (unsigned long long)hl_clock_wall_ms());
   put_key(b, "worker");

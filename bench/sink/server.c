@@ -456,7 +456,7 @@ static void cap_append(conn *c, const char *p, size_t n, size_t limit) {
 
 static void on_head(conn *c, const char *p, size_t len) {
   sink_worker *w = c->w;
-  const hl_h1_request *req = &c->reader.req;
+  const hl_h1_parsed_request *req = &c->reader.req;
   c->seq++;
   c->body_bytes = 0;
   c->keep_alive = req->keep_alive;
@@ -622,7 +622,7 @@ static void verify_and_record(conn *c, int status) {
   if (!capturing(cfg) || c->cap == NULL) {
     return;
   }
-  hl_h1_request req;
+  hl_h1_parsed_request req;
   ptrdiff_t n = hl_h1_request_parse(c->cap, c->cap_head, &w->limits, &req, w->fields,
                                     HL_SINK_FIELDS_MAX);
   if (n != (ptrdiff_t)c->cap_head) {

@@ -175,7 +175,7 @@ typedef struct sink_record_info {
   uint64_t seq; /* request number on the connection, from 1 */
   uint32_t listener;
   bool tls;
-  const void *req; /* const hl_h1_request * (the head, spans valid) */
+  const void *req; /* const hl_h1_parsed_request * (the head, spans valid) */
   hl_span body;
   uint64_t body_bytes; /* all of it, even beyond the capture */
   const sink_route *route;

@@ -2,6 +2,7 @@
 #include "deliver/engine.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,7 +10,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "admin/metrics.h"
 #include "base/clock.h"
+#include "base/hist.h"
 #include "base/log.h"
 #include "crypto/secretbox.h"
 #include "deliver/route.h"
@@ -27,6 +30,7 @@ typedef struct engine {
   pthread_t threads[HL_CONFIG_WORKERS_MAX];
   bool started[HL_CONFIG_WORKERS_MAX];
   hl_route_table *routes; /* the store thread's own reference */
+  hl_metrics *metrics;
 } engine;
 
 /* --- store thread callbacks ------------------------------------------------- */
@@ -111,6 +115,155 @@ static void on_committed(uint32_t lane, void *ctx) {
   hl_worker_wake(e->workers[lane]);
 }
 
+/* --- metrics and health ------------------------------------------------------ */
+
+#define ALIVE_WITHIN_MS 10000
+
+static uint64_t sum_stat(engine *e, size_t offset) {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < e->workers_n; i++) {
+    const char *st = (const char *)hl_worker_stats_get(e->workers[i]);
+    n += atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)(st + offset), memory_order_relaxed);
+  }
+  return n;
+}
+
+#define SUM(field) sum_stat(e, offsetof(hl_worker_stats, field))
+
+static void metric(hl_buf *b, const char *name, const char *type, const char *help,
+                   uint64_t value) {
+  hl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+                (unsigned long long)value);
+}
+
+static void merge_hist(const hl_hist *h, void *ctx) {
+  hl_hist_merge(ctx, h);
+}
+
+static void breaker_line(const char *id, int state, void *ctx) {
+  hl_buf_printf(ctx, "hookline_endpoint_breaker_state{endpoint=\"%s\"} %d\n", id, state);
+}
+
+static void render_metrics(engine *e, hl_buf *b) {
+  const hl_worker_stats *w0 = hl_worker_stats_get(e->workers[0]);
+  metric(b, "hookline_messages_total", "counter", "Messages read from the ring.",
+         atomic_load(&w0->messages));
+  metric(b, "hookline_deliveries_total", "counter", "Deliveries created (message x endpoint).",
+         SUM(deliveries));
+  metric(b, "hookline_attempts_total", "counter", "Delivery attempts sent.", SUM(attempts));
+  hl_buf_put_cstr(b, "# HELP hookline_attempt_results_total Attempts by result class.\n"
+                     "# TYPE hookline_attempt_results_total counter\n");
+  for (uint32_t c = 0; c < HL_CLASS_COUNT; c++) {
+    uint64_t n = sum_stat(e, offsetof(hl_worker_stats, by_class) + c * sizeof(_Atomic uint64_t));
+    const char *name = hl_worker_class_name(c);
+    if (name[0] != '\0' && n > 0) {
+      hl_buf_printf(b, "hookline_attempt_results_total{class=\"%s\"} %llu\n", name,
+                    (unsigned long long)n);
+    }
+  }
+  hl_buf_printf(b,
+                "# HELP hookline_outcomes_total Attempt outcomes.\n"
+                "# TYPE hookline_outcomes_total counter\n"
+                "hookline_outcomes_total{outcome=\"delivered\"} %llu\n"
+                "hookline_outcomes_total{outcome=\"retry\"} %llu\n"
+                "hookline_outcomes_total{outcome=\"dead\"} %llu\n"
+                "hookline_outcomes_total{outcome=\"disabled\"} %llu\n",
+                (unsigned long long)SUM(delivered), (unsigned long long)SUM(retries),
+                (unsigned long long)SUM(dead), (unsigned long long)SUM(disabled));
+  metric(b, "hookline_retries_scheduled_total", "counter", "Retries scheduled.", SUM(retries));
+  metric(b, "hookline_dead_letters_total", "counter", "Deliveries out of attempts.", SUM(dead));
+  metric(b, "hookline_spilled_messages_total", "counter",
+         "Slow messages whose deliveries were parked in the database.", SUM(spilled));
+  metric(b, "hookline_in_flight", "gauge", "Requests at the HTTP client.", SUM(in_flight));
+  metric(b, "hookline_queued", "gauge", "Deliveries waiting at an endpoint's gate.", SUM(queued));
+  metric(b, "hookline_unreleased_messages", "gauge", "Messages read and not yet safe.",
+         SUM(unreleased));
+  uint64_t lag = 0;
+  for (uint32_t i = 0; i < e->workers_n; i++) {
+    uint64_t l = atomic_load(&hl_worker_stats_get(e->workers[i])->ring_lag);
+    lag = l > lag ? l : lag;
+  }
+  metric(b, "hookline_ring_lag_bytes", "gauge", "Ring bytes published and not yet read.", lag);
+  const hl_storer_stats *ss = hl_storer_stats_get(e->shared.storer);
+  metric(b, "hookline_pending_deliveries", "gauge", "Rows in the pending table.",
+         (uint64_t)atomic_load(&ss->pending));
+  metric(b, "hookline_store_commits_total", "counter", "Group commits.", atomic_load(&ss->commits));
+  metric(b, "hookline_store_records_total", "counter", "Log records committed.",
+         atomic_load(&ss->records));
+  metric(b, "hookline_store_errors_total", "counter", "Failed commits (retried).",
+         atomic_load(&ss->errors));
+  metric(b, "hookline_pruned_attempts_total", "counter", "Attempt rows removed by retention.",
+         atomic_load(&ss->pruned));
+  hl_buf_put_cstr(b, "# HELP hookline_pool_connections Pooled connections.\n"
+                     "# TYPE hookline_pool_connections gauge\n");
+  hl_buf_printf(b, "hookline_pool_connections{state=\"open\"} %llu\n",
+                (unsigned long long)SUM(conns_open));
+  hl_buf_printf(b, "hookline_pool_connections{state=\"idle\"} %llu\n",
+                (unsigned long long)SUM(conns_idle));
+  metric(b, "hookline_tls_handshakes_total", "counter", "TLS handshakes completed.",
+         SUM(tls_handshakes));
+  metric(b, "hookline_tls_resumptions_total", "counter", "Handshakes that resumed a session.",
+         SUM(tls_resumed));
+  metric(b, "hookline_dns_lookups_total", "counter", "Host name resolutions.", SUM(dns_lookups));
+  metric(b, "hookline_dns_cache_hits_total", "counter", "Resolutions answered from the cache.",
+         SUM(dns_cache_hits));
+  hl_buf_put_cstr(b, "# HELP hookline_endpoint_breaker_state 0 closed, 1 open (paused), 2 "
+                     "half open (probing).\n# TYPE hookline_endpoint_breaker_state gauge\n");
+  for (uint32_t i = 0; i < e->workers_n; i++) {
+    hl_worker_each_breaker(e->workers[i], breaker_line, b);
+  }
+  hl_hist h;
+  hl_hist_init(&h);
+  for (uint32_t i = 0; i < e->workers_n; i++) {
+    hl_worker_with_hist(e->workers[i], merge_hist, &h);
+  }
+  static const double bounds_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                    0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30};
+  hl_buf_put_cstr(b, "# HELP hookline_delivery_duration_seconds Attempt duration, submit to "
+                     "response.\n# TYPE hookline_delivery_duration_seconds histogram\n");
+  for (size_t i = 0; i < sizeof(bounds_s) / sizeof(bounds_s[0]); i++) {
+    hl_buf_printf(b, "hookline_delivery_duration_seconds_bucket{le=\"%g\"} %llu\n", bounds_s[i],
+                  (unsigned long long)hl_hist_count_le(&h, (uint64_t)(bounds_s[i] * 1e6)));
+  }
+  hl_buf_printf(b,
+                "hookline_delivery_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                "hookline_delivery_duration_seconds_sum %.6f\n"
+                "hookline_delivery_duration_seconds_count %llu\n",
+                (unsigned long long)h.count, (double)h.sum / 1e6, (unsigned long long)h.count);
+}
+
+static bool render_health(engine *e, hl_buf *b) {
+  uint64_t now = hl_clock_mono_ms();
+  bool ok = true;
+  hl_buf_put_cstr(b, "{\"workers\":[");
+  for (uint32_t i = 0; i < e->workers_n; i++) {
+    uint64_t last = atomic_load(&hl_worker_stats_get(e->workers[i])->last_iter_ms);
+    bool alive = hl_worker_ready(e->workers[i]) && now - last < ALIVE_WITHIN_MS;
+    ok &= alive;
+    hl_buf_printf(b, "%s{\"worker\":%u,\"alive\":%s,\"idle_ms\":%llu}", i > 0 ? "," : "", i,
+                  alive ? "true" : "false", (unsigned long long)(now - last));
+  }
+  const hl_storer_stats *ss = hl_storer_stats_get(e->shared.storer);
+  uint64_t last = atomic_load(&ss->last_round_ms);
+  bool store_alive = now - last < ALIVE_WITHIN_MS;
+  ok &= store_alive;
+  hl_buf_printf(b, "],\"store\":{\"alive\":%s,\"errors\":%llu},\"ring\":{\"attached\":true,"
+                   "\"lag_bytes\":%llu},\"status\":\"%s\"}\n",
+                store_alive ? "true" : "false", (unsigned long long)atomic_load(&ss->errors),
+                (unsigned long long)atomic_load(&hl_worker_stats_get(e->workers[0])->ring_lag),
+                ok ? "ok" : "unhealthy");
+  return ok;
+}
+
+static bool render(void *ctx, hl_metrics_page page, hl_buf *out) {
+  engine *e = ctx;
+  if (page == HL_METRICS_PAGE_HEALTH) {
+    return render_health(e, out);
+  }
+  render_metrics(e, out);
+  return true;
+}
+
 /* --- threads ------------------------------------------------------------------ */
 
 static void *worker_main(void *arg) {
@@ -123,6 +276,8 @@ static void *worker_main(void *arg) {
 }
 
 static void engine_stop(engine *e) {
+  hl_metrics_stop(e->metrics);
+  e->metrics = NULL;
   for (uint32_t i = 0; i < e->workers_n; i++) {
     if (e->started[i]) {
       hl_worker_stop(e->workers[i]);
@@ -225,6 +380,14 @@ int hl_engine_run(const hl_config *cfg, hl_err *err) {
     while (!hl_worker_ready(e->workers[i]) && hl_clock_mono_ms() < until) {
       struct timespec ts = {0, 1000000};
       nanosleep(&ts, NULL);
+    }
+  }
+  if (cfg->metrics_addr[0] != '\0') {
+    rc = hl_metrics_start(cfg->metrics_addr, render, e, &e->metrics, err);
+    if (rc != 0) {
+      engine_stop(e);
+      free(e);
+      return rc;
     }
   }
   HL_LOG(HL_LOG_INFO, "engine ready", HL_F_UINT("workers", e->workers_n),

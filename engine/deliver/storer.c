@@ -433,6 +433,7 @@ static void *storer_main(void *arg) {
   int64_t next_poll = 0;
   for (;;) {
     bool stopping = atomic_load(&s->stopping);
+    atomic_store_explicit(&s->stats.last_round_ms, hl_clock_mono_ms(), memory_order_relaxed);
     int64_t n = commit_round(s);
     if (n < 0) {
       /* Keep the records; try again after a pause (disk full, locked). */

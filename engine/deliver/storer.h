@@ -118,6 +118,7 @@ typedef struct hl_storer_stats {
   _Atomic uint64_t errors;
   _Atomic int64_t pending; /* rows, refreshed each poll */
   _Atomic uint64_t pruned;  /* attempt rows removed by retention */
+  _Atomic uint64_t last_round_ms; /* monotonic: the thread is alive */
 } hl_storer_stats;
 
 const hl_storer_stats *hl_storer_stats_get(const hl_storer *s);

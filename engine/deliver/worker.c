@@ -10,12 +10,14 @@
 #include "deliver/worker.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/assert.h"
 #include "base/clock.h"
+#include "base/hist.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "crypto/hmac_mb.h"
@@ -157,10 +159,41 @@ struct hl_worker {
   uint32_t sjobs_n;
 
   hl_timer tick;
+  hl_hist hist; /* delivery durations, us; the worker's own */
+  /* Snapshots for other threads (metrics), refreshed each tick. */
+  pthread_mutex_t snap_lock;
+  hl_hist snap_hist;
+  struct breaker_snap {
+    char id[HL_ENDPOINT_ID_BYTES_MAX + 1];
+    uint8_t state;
+  } *snap_breakers;
+  uint32_t snap_breakers_n, snap_breakers_cap;
   uint64_t ring_created_ms;
   uint64_t last_reap_ms;
   bool draining;
 };
+
+const char *hl_worker_class_name(uint32_t i) {
+  static const char *const http[] = {"http_2xx", "http_3xx", "http_4xx",   "http_410",
+                                     "http_429", "http_5xx", "http_other", "render_error"};
+  if (i < HL_NETERR_COUNT_) {
+    return hl_neterr_name((hl_neterr)i);
+  }
+  if (i >= HL_CLASS_HTTP_2XX && i < HL_CLASS_COUNT) {
+    return http[i - HL_CLASS_HTTP_2XX];
+  }
+  return "";
+}
+
+static uint32_t class_of_status(int status) {
+  return status == 410                     ? HL_CLASS_HTTP_410
+         : status == 429                   ? HL_CLASS_HTTP_429
+         : status >= 200 && status < 300   ? HL_CLASS_HTTP_2XX
+         : status >= 300 && status < 400   ? HL_CLASS_HTTP_3XX
+         : status >= 400 && status < 500   ? HL_CLASS_HTTP_4XX
+         : status >= 500 && status < 600   ? HL_CLASS_HTTP_5XX
+                                           : HL_CLASS_HTTP_OTHER;
+}
 
 static void stat_add(_Atomic uint64_t *c, uint64_t n) {
   atomic_fetch_add_explicit(c, n, memory_order_relaxed);
@@ -820,6 +853,7 @@ static void on_done(void *ctx, hl_client_id id, const hl_client_result *r);
 
 static void render_failed(hl_worker *w, dlv *d, const char *why) {
   stat_add(&w->stats.render_errors, 1);
+  stat_add(&w->stats.by_class[HL_CLASS_RENDER_ERROR], 1);
   snprintf(d->detail, sizeof(d->detail), "%s", why);
   hl_attempt_rec a = {.started_ms = wall_ms(),
                       .outcome = HL_OUTCOME_DEAD,
@@ -910,7 +944,9 @@ static void log_breaker(hl_worker *w, ep_rt *e, hl_breaker_state s) {
            s == HL_BREAKER_OPEN ? "endpoint paused by its circuit breaker"
                                 : "endpoint circuit breaker closed",
            HL_F_STR("endpoint", e->target->id), HL_F_UINT("failures", e->gate.failures),
-           HL_F_UINT("pause_ms", e->gate.pause_ms));
+           HL_F_INT("pause_ms", s == HL_BREAKER_OPEN
+                                    ? e->gate.open_until_ms - (int64_t)hl_loop_now_ms(w->loop)
+                                    : 0));
   }
   e->breaker_logged = s;
 }
@@ -980,6 +1016,10 @@ static void on_done(void *ctx, hl_client_id id, const hl_client_result *r) {
   uint64_t us = (hl_clock_mono_ns() - d->started_ns) / 1000;
   stat_add(&w->stats.duration_sum_us, us);
   stat_add(&w->stats.duration_n, 1);
+  hl_hist_record(&w->hist, us);
+  stat_add(&w->stats.by_class[r->error != HL_NETERR_OK ? (uint32_t)r->error
+                                                       : class_of_status(r->status)],
+           1);
   int status = r->error == HL_NETERR_OK ? r->status : 0;
   hl_attempt_result ar = {.status = status,
                           .has_retry_after = r->retry_after_s >= 0,
@@ -1067,6 +1107,62 @@ static bool spill_msg(hl_worker *w, uint32_t mi) {
   return true;
 }
 
+/* snapshot publishes what only this thread may read: client, resolver and
+ * cursor counters, the duration histogram, the breakers. */
+static void snapshot(hl_worker *w) {
+  hl_client_stats cs;
+  hl_client_stats_get(w->client, &cs);
+  atomic_store_explicit(&w->stats.conns_open, cs.conns_open, memory_order_relaxed);
+  atomic_store_explicit(&w->stats.conns_idle, cs.conns_idle, memory_order_relaxed);
+  atomic_store_explicit(&w->stats.tls_handshakes, cs.handshakes, memory_order_relaxed);
+  atomic_store_explicit(&w->stats.tls_resumed, cs.resumed, memory_order_relaxed);
+  hl_dns_stats ds;
+  hl_dns_stats_get(w->dns, &ds);
+  atomic_store_explicit(&w->stats.dns_lookups, ds.lookups, memory_order_relaxed);
+  atomic_store_explicit(&w->stats.dns_cache_hits, ds.cache_hits, memory_order_relaxed);
+  uint64_t lag = 0;
+  hl_ring_geometry g = hl_ring_consumer_geometry(w->sh->ring);
+  for (uint32_t i = 0; i < g.lane_count; i++) {
+    hl_ring_lane_info li;
+    if (hl_ring_cursor_lane_info(w->cursor, i, &li) == 0 && li.head > li.read_pos) {
+      lag += li.head - li.read_pos;
+    }
+  }
+  atomic_store_explicit(&w->stats.ring_lag, lag, memory_order_relaxed);
+  pthread_mutex_lock(&w->snap_lock);
+  w->snap_hist = w->hist;
+  if (w->snap_breakers_cap < w->eps_n) {
+    free(w->snap_breakers);
+    w->snap_breakers_cap = w->eps_n * 2;
+    w->snap_breakers = calloc(w->snap_breakers_cap, sizeof(*w->snap_breakers));
+  }
+  w->snap_breakers_n = 0;
+  for (uint32_t i = 0; w->snap_breakers != NULL && i <= w->eps_mask; i++) {
+    ep_rt *e = w->eps[i];
+    if (e != NULL && !e->gone) {
+      struct breaker_snap *b = &w->snap_breakers[w->snap_breakers_n++];
+      memcpy(b->id, e->target->id, sizeof(b->id));
+      b->state = (uint8_t)e->gate.breaker;
+    }
+  }
+  pthread_mutex_unlock(&w->snap_lock);
+}
+
+void hl_worker_with_hist(hl_worker *w, void (*fn)(const hl_hist *h, void *ctx), void *ctx) {
+  pthread_mutex_lock(&w->snap_lock);
+  fn(&w->snap_hist, ctx);
+  pthread_mutex_unlock(&w->snap_lock);
+}
+
+void hl_worker_each_breaker(hl_worker *w, void (*fn)(const char *endpoint_id, int state, void *ctx),
+                            void *ctx) {
+  pthread_mutex_lock(&w->snap_lock);
+  for (uint32_t i = 0; i < w->snap_breakers_n; i++) {
+    fn(w->snap_breakers[i].id, w->snap_breakers[i].state, ctx);
+  }
+  pthread_mutex_unlock(&w->snap_lock);
+}
+
 static void on_tick(hl_loop *loop, hl_timer *t) {
   (void)loop;
   hl_worker *w = HL_CONTAINER_OF(t, hl_worker, tick);
@@ -1082,6 +1178,7 @@ static void on_tick(hl_loop *loop, hl_timer *t) {
     }
     i = next;
   }
+  snapshot(w);
   if (w->index == 0 && (uint64_t)now - w->last_reap_ms >= 1000) {
     w->last_reap_ms = (uint64_t)now;
     hl_ring_consumer_reap(w->sh->ring); /* dead producers' lanes */
@@ -1132,6 +1229,7 @@ static int wait_ms(hl_worker *w, size_t read, bool ring_blocked) {
 }
 
 static void iteration(hl_worker *w) {
+  atomic_store_explicit(&w->stats.last_iter_ms, hl_clock_mono_ms(), memory_order_relaxed);
   routes_adopt(w);
   inbox_take(w);
   commits_apply(w);
@@ -1219,6 +1317,9 @@ int hl_worker_new(hl_worker_shared *sh, uint32_t index, hl_worker **out, hl_err 
   }
   w->sh = sh;
   w->index = index;
+  hl_hist_init(&w->hist);
+  hl_hist_init(&w->snap_hist);
+  pthread_mutex_init(&w->snap_lock, NULL);
   w->logging_head = NONE;
   w->age_head = w->age_tail = NONE;
   int rc = hl_spsc_init(&w->inbox, INBOX_BYTES);
@@ -1336,6 +1437,8 @@ void hl_worker_free(hl_worker *w) {
   hl_route_unref(w->routes);
   hl_route_unref(atomic_exchange(&w->routes_next, NULL));
   hl_spsc_cleanup(&w->inbox);
+  free(w->snap_breakers);
+  pthread_mutex_destroy(&w->snap_lock);
   free(w->eps);
   hl_mem_release(w->cq, (w->cq_mask + 1) * sizeof(commit_ent));
   hl_mem_release(w->dels, w->sh->deliveries_max * sizeof(dlv));

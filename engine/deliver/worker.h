@@ -48,8 +48,34 @@ typedef struct hl_worker_shared {
 
 typedef struct hl_worker hl_worker;
 
+/* Attempt results by class, for metrics: the network classes (io/conn.h
+ * hl_neterr), then these. */
+enum {
+  HL_CLASS_HTTP_2XX = 32,
+  HL_CLASS_HTTP_3XX,
+  HL_CLASS_HTTP_4XX,
+  HL_CLASS_HTTP_410,
+  HL_CLASS_HTTP_429,
+  HL_CLASS_HTTP_5XX,
+  HL_CLASS_HTTP_OTHER,
+  HL_CLASS_RENDER_ERROR,
+  HL_CLASS_COUNT,
+};
+
+/* hl_worker_class_name names an HL_CLASS_* or hl_neterr index ("" if none). */
+const char *hl_worker_class_name(uint32_t i);
+
 /* Counters for metrics, written by the worker, read by anyone (relaxed). */
 typedef struct hl_worker_stats {
+  _Atomic uint64_t by_class[HL_CLASS_COUNT]; /* attempts by result class */
+  _Atomic uint64_t last_iter_ms;  /* monotonic: the loop is alive */
+  _Atomic uint64_t ring_lag;      /* gauge: records published, not read yet */
+  _Atomic uint64_t conns_open;    /* gauges copied from the client each tick */
+  _Atomic uint64_t conns_idle;
+  _Atomic uint64_t tls_handshakes; /* counters copied from the client */
+  _Atomic uint64_t tls_resumed;
+  _Atomic uint64_t dns_lookups;
+  _Atomic uint64_t dns_cache_hits;
   _Atomic uint64_t messages;      /* records read from the ring */
   _Atomic uint64_t deliveries;    /* deliveries created (fan-out) */
   _Atomic uint64_t attempts;
@@ -85,5 +111,13 @@ void hl_worker_wake(hl_worker *w);
 bool hl_worker_ready(const hl_worker *w);
 
 const hl_worker_stats *hl_worker_stats_get(const hl_worker *w);
+
+/* Snapshots the worker refreshes every tick for other threads: the
+ * delivery-duration histogram (microseconds) and its endpoints' breaker
+ * states. |fn| runs under the snapshot's lock. */
+struct hl_hist;
+void hl_worker_with_hist(hl_worker *w, void (*fn)(const struct hl_hist *h, void *ctx), void *ctx);
+void hl_worker_each_breaker(hl_worker *w, void (*fn)(const char *endpoint_id, int state, void *ctx),
+                            void *ctx);
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "base/assert.h"
 
-static ptrdiff_t invalid(hl_h1_request *req, const char *why) {
+static ptrdiff_t invalid(hl_h1_parsed_request *req, const char *why) {
   req->error = why;
   return HL_INVALID;
 }
@@ -29,7 +29,7 @@ static int line_end(const char *buf, size_t len, size_t i) {
 
 /* request_line parses "METHOD SP target SP HTTP/1.x" and its line ending;
  * returns the bytes consumed. */
-static ptrdiff_t request_line(const char *buf, size_t len, uint32_t max, hl_h1_request *req) {
+static ptrdiff_t request_line(const char *buf, size_t len, uint32_t max, hl_h1_parsed_request *req) {
   size_t i = 0;
   size_t lim = len < max ? len : max;
   while (i < lim && hl_h1_is_tchar(buf[i])) {
@@ -91,7 +91,7 @@ static bool list_next(hl_span *list, hl_span *el) {
 
 /* transfer_encoding: every element must be "chunked", once, last: other
  * codings (gzip, ...) are not accepted by this receiver. */
-static bool transfer_encoding(hl_h1_request *req, hl_span value) {
+static bool transfer_encoding(hl_h1_parsed_request *req, hl_span value) {
   hl_span el;
   while (list_next(&value, &el)) {
     if (req->body == HL_H1_BODY_CHUNKED || !hl_span_eq_nocase(el, HL_SPAN_LIT("chunked"))) {
@@ -103,7 +103,7 @@ static bool transfer_encoding(hl_h1_request *req, hl_span value) {
 }
 
 /* interpret reads the framing fields once the head is complete. */
-static ptrdiff_t interpret(hl_h1_request *req, const hl_h1_limits *lim) {
+static ptrdiff_t interpret(hl_h1_parsed_request *req, const hl_h1_limits *lim) {
   bool has_length = false, has_te = false, conn_close = false, conn_keep_alive = false;
   for (size_t i = 0; i < req->fields_n; i++) {
     hl_span name = req->fields[i].name, value = req->fields[i].value;
@@ -162,8 +162,8 @@ static void join(hl_span *s, hl_span p) {
 }
 
 ptrdiff_t hl_h1_request_parse(const char *buf, size_t len, const hl_h1_limits *lim,
-                              hl_h1_request *req, hl_h1_field *fields, size_t fields_cap) {
-  *req = (hl_h1_request){.fields = fields};
+                              hl_h1_parsed_request *req, hl_h1_field *fields, size_t fields_cap) {
+  *req = (hl_h1_parsed_request){.fields = fields};
   ptrdiff_t i = request_line(buf, len, lim->status_line_bytes_max, req);
   if (i < 0) {
     return i;
@@ -207,7 +207,7 @@ ptrdiff_t hl_h1_request_parse(const char *buf, size_t len, const hl_h1_limits *l
   return HL_INCOMPLETE;
 }
 
-hl_span hl_h1_request_field(const hl_h1_request *req, hl_span name) {
+hl_span hl_h1_request_field(const hl_h1_parsed_request *req, hl_span name) {
   for (size_t i = 0; i < req->fields_n; i++) {
     if (hl_span_eq_nocase(req->fields[i].name, name)) {
       return req->fields[i].value;

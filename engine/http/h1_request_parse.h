@@ -46,7 +46,7 @@ typedef enum hl_h1_body_kind {
   HL_H1_BODY_CHUNKED = 2, /* Transfer-Encoding ending in chunked */
 } hl_h1_body_kind;
 
-typedef struct hl_h1_request {
+typedef struct hl_h1_parsed_request {
   hl_span method;
   hl_span target;
   uint8_t minor_version; /* HTTP/1.0 or HTTP/1.1 */
@@ -57,7 +57,7 @@ typedef struct hl_h1_request {
   bool keep_alive;      /* HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive" */
   bool expect_continue; /* Expect: 100-continue */
   const char *error;    /* on HL_INVALID: what was wrong (a static sentence) */
-} hl_h1_request;
+} hl_h1_parsed_request;
 
 /* hl_h1_request_parse parses the request head at the start of |buf|.
  * Bounds: the request line by lim->status_line_bytes_max, each field line by
@@ -66,7 +66,7 @@ typedef struct hl_h1_request {
  * body_bytes_discard_max. Returns the head's length in bytes (the body
  * starts there), HL_INCOMPLETE or HL_INVALID. */
 ptrdiff_t hl_h1_request_parse(const char *buf, size_t len, const hl_h1_limits *lim,
-                              hl_h1_request *req, hl_h1_field *fields, size_t fields_cap);
+                              hl_h1_parsed_request *req, hl_h1_field *fields, size_t fields_cap);
 
 /* --- a connection's stream of requests ------------------------------------ */
 
@@ -74,7 +74,7 @@ typedef struct hl_h1_reader {
   const hl_h1_limits *limits;
   hl_h1_field *fields;
   size_t fields_cap;
-  hl_h1_request req; /* the current request's head */
+  hl_h1_parsed_request req; /* the current request's head */
   uint64_t body_left;
   hl_h1_chunked chunked;
   uint8_t state;
@@ -107,6 +107,6 @@ bool hl_h1_reader_in_body(const hl_h1_reader *r);
 
 /* hl_h1_request_field finds the first field named |name| (ASCII case-
  * insensitively); returns its value, or a span with a NULL ptr. */
-hl_span hl_h1_request_field(const hl_h1_request *req, hl_span name);
+hl_span hl_h1_request_field(const hl_h1_parsed_request *req, hl_span name);
 
 #endif
