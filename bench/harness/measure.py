@@ -13,6 +13,9 @@ Figures of one run:
   sink_cpu_us_per_delivery  the same for the receiver's processes
   rss_peak_kib      VmHWM of the sending process at the end
   rss_base_kib      VmRSS before the load (after start-up)
+  anon_peak_kib     the most RssAnon (private heap, no shared memory or
+                    files: hookline's ring pages are not in it) seen in the
+                    window's samples; anon_base_kib before the load
   inflight_max / inflight_median  received-and-unanswered requests at the
                     receiver during the window (the concurrency scenario)
   latency_us        p50 p90 p99 p99.9 max, from the contender (see
@@ -65,7 +68,7 @@ def measure(case_key, round_no, contender, wl, receiver, progress):
             inflight.append(s["inflight"])
             m = procstat.mem_kib(run.pid)
             if m:
-                rss_samples.append(m["rss"])
+                rss_samples.append(m.get("anon", 0))
             t = time.monotonic()
             rate = (s["ok"] - last[1]) / max(1e-6, t - last[0])
             last = (t, s["ok"])
@@ -75,6 +78,7 @@ def measure(case_key, round_no, contender, wl, receiver, progress):
         s1 = receiver.stats()
         t1 = time.monotonic()
         mem = procstat.mem_kib(run.pid) or {}
+        rss_samples.append(mem.get("anon", 0))
         inflight.append(s1["inflight"])
         progress.update(f"{label}: finishing")
         run.stop()
@@ -115,6 +119,8 @@ def measure(case_key, round_no, contender, wl, receiver, progress):
         "rss_base_kib": base.get("rss"),
         "rss_peak_kib": mem.get("hwm"),
         "rss_end_kib": mem.get("rss"),
+        "anon_base_kib": base.get("anon"),
+        "anon_peak_kib": max(rss_samples) if rss_samples else None,
         "inflight_max": max(inflight) if inflight else 0,
         "inflight_median": statistics.median(inflight) if inflight else 0,
         "receiver_status": statuses,
@@ -133,14 +139,15 @@ def measure(case_key, round_no, contender, wl, receiver, progress):
     if run.side_pids:
         out["producer_cpu_s"] = round(p1 - p0, 4)
         out["producer_cpu_us_per_delivery"] = (p1 - p0) * 1e6 / n if n > 0 else None
-    # Memory per in-flight delivery: the peak RSS over the most requests the
-    # receiver held at once (closed-loop senders come in waves, so the
-    # median can be far below the peak that set the RSS).
+    # Memory per in-flight delivery, over the most requests the receiver held
+    # at once (closed-loop senders come in waves, so the median can be far
+    # below the peak that set the memory): all of the peak RSS, and the
+    # private heap the load added (anon peak - anon before the load).
     if out["rss_peak_kib"] and out["inflight_max"] > 0:
         out["rss_kib_per_inflight"] = out["rss_peak_kib"] / out["inflight_max"]
-        if out["rss_base_kib"]:
-            out["rss_added_kib_per_inflight"] = \
-                (out["rss_peak_kib"] - out["rss_base_kib"]) / out["inflight_max"]
+        if out["anon_peak_kib"] and out["anon_base_kib"] is not None:
+            out["anon_added_kib_per_inflight"] = \
+                max(0, out["anon_peak_kib"] - out["anon_base_kib"]) / out["inflight_max"]
     return out
 
 

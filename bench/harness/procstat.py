@@ -1,6 +1,8 @@
 """What the harness reads about a process from /proc: CPU time (user+sys of
 every thread, /proc/<pid>/stat fields 14 and 15, in clock ticks), resident
-memory now (VmRSS) and at its peak (VmHWM) from /proc/<pid>/status."""
+memory now (VmRSS), at its peak (VmHWM), and its private anonymous part now
+(RssAnon: the heap, without mapped files and shared memory such as
+hookline's ring) from /proc/<pid>/status."""
 import os
 
 TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
@@ -20,15 +22,16 @@ def cpu_s(pid):
 
 
 def mem_kib(pid):
-    """{'rss': VmRSS, 'hwm': VmHWM} in KiB, or None if the process is gone."""
+    """{'rss': VmRSS, 'hwm': VmHWM, 'anon': RssAnon} in KiB, or None if the
+    process is gone."""
     out = {}
+    keys = {"VmRSS:": "rss", "VmHWM:": "hwm", "RssAnon:": "anon"}
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    out["rss"] = int(line.split()[1])
-                elif line.startswith("VmHWM:"):
-                    out["hwm"] = int(line.split()[1])
+                k = keys.get(line.split(":", 1)[0] + ":")
+                if k:
+                    out[k] = int(line.split()[1])
     except OSError:
         return None
     return out

@@ -7,7 +7,7 @@ import statistics
 PERCENTILES = ("p50", "p90", "p99", "p99.9", "max")
 FIGURES = ("deliveries_per_s", "cpu_us_per_delivery", "sink_cpu_us_per_delivery",
            "rss_peak_kib", "inflight_median", "inflight_max", "rss_kib_per_inflight",
-           "rss_added_kib_per_inflight", "producer_cpu_us_per_delivery")
+           "anon_peak_kib", "anon_added_kib_per_inflight", "producer_cpu_us_per_delivery")
 
 
 def _median(values):
@@ -78,13 +78,14 @@ def _fmt(v, digits=0, scale=1.0):
 def table(summary, pending, case_info):
     lines = []
     head = (f"{'':10} {'deliv/s':>10} {'CPU us/d':>9} {'sink us/d':>9} {'RSS MiB':>8} "
-            f"{'p50 us':>8} {'p90':>7} {'p99':>7} {'p99.9':>7} {'max':>8}  errors")
+            f"{'anon':>6} {'p50 us':>8} {'p90':>7} {'p99':>7} {'p99.9':>7} {'max':>8}  errors")
     for case, s in summary.items():
         info = case_info.get(case, {})
         desc = ", ".join(f"{k} {v}" for k, v in info.items())
         lines.append(f"\n== {case}" + (f" ({desc})" if desc else ""))
         conc = case.startswith("concurrency")
-        lines.append(head + ("   in flight: max median  KiB each" if conc else ""))
+        lines.append(head + ("   in flight: max median  KiB each (RSS, added anon)"
+                             if conc else ""))
         for name, c in s["contenders"].items():
             lat = c.get("latency_us") or {}
             errs = ", ".join(f"{k} {v:,}" for k, v in c["errors_total"].items()) or "none"
@@ -92,19 +93,22 @@ def table(summary, pending, case_info):
                    f"{_fmt(c['cpu_us_per_delivery'], 2):>9} "
                    f"{_fmt(c['sink_cpu_us_per_delivery'], 2):>9} "
                    f"{_fmt(c['rss_peak_kib'], 1, 1 / 1024):>8} "
+                   f"{_fmt(c['anon_peak_kib'], 1, 1 / 1024):>6} "
                    f"{_fmt(lat.get('p50')):>8} {_fmt(lat.get('p90')):>7} "
                    f"{_fmt(lat.get('p99')):>7} {_fmt(lat.get('p99.9')):>7} "
                    f"{_fmt(lat.get('max')):>8}  {errs}")
             if conc:
                 row += (f"   {_fmt(c.get('inflight_max')):>14} {_fmt(c.get('inflight_median')):>6}"
-                        f"  {_fmt(c.get('rss_kib_per_inflight'), 1):>8}")
+                        f"  {_fmt(c.get('rss_kib_per_inflight'), 1):>8}"
+                        f" {_fmt(c.get('anon_added_kib_per_inflight'), 1):>6}")
             lines.append(row)
         for name in pending:
             lines.append(f"{name:10} pending: {pending[name]}")
         for peer, r in s.get("ratio_hookline_over_peer", {}).items():
             d, c = r.get("deliveries_per_s"), r.get("cpu_us_per_delivery")
+            less = "" if not c else f" ({1 / c:.1f}x less)" if c <= 1 else f" ({c:.1f}x more)"
             lines.append(f"  hookline/{peer}: deliveries/s x{_fmt(d, 2)}, CPU per delivery "
-                         f"x{_fmt(c, 2)}" + (f" ({1 / c:.1f}x less)" if c else ""))
+                         f"x{_fmt(c, 2)}{less}")
         iso = s.get("healthy_beside_over_alone")
         if iso:
             lines.append("  healthy endpoint beside a failing one / alone: "
