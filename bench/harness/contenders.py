@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 
 ERROR_CLASSES = ("connect", "tls", "timeout", "io", "status", "other")
+NODE_MIN = (20, 18, 1)  # undici 7's "engines"
 
 
 @dataclass
@@ -251,6 +252,15 @@ class Node(Contender):
             return False, "node is not installed (scripts/deps.sh --bench)"
         if not os.path.isdir(os.path.join(self.dir, "node_modules", "undici")):
             return False, "undici is not installed (npm ci in bench/peers/node)"
+        try:
+            v = subprocess.run(["node", "--version"], capture_output=True, text=True,
+                               timeout=30).stdout.strip().lstrip("v")
+            have = tuple(int(x) for x in v.split(".")[:3])
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            return False, "node --version failed"
+        if have < NODE_MIN:
+            return False, (f"undici 7 needs Node >= {'.'.join(map(str, NODE_MIN))}, this is {v} "
+                           "(Debian 12's nodejs is 18: install Node 20 or later)")
         return True, ""
 
     def start(self, wl):
