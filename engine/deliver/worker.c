@@ -1466,6 +1466,10 @@ void hl_worker_post_routes(hl_worker *w, hl_route_table *t) {
   hl_worker_wake(w);
 }
 
+uint32_t hl_worker_index(const hl_worker *w) {
+  return w->index;
+}
+
 bool hl_worker_ready(const hl_worker *w) {
   return atomic_load(&w->ready);
 }
