@@ -168,15 +168,16 @@ static int send_one(const hl_config *cfg, hl_target *t, const char *event, const
                        .data = hl_span_cstr(data),
                        .timestamp_ms = hl_clock_wall_ms()};
   hl_sign_job jobs[HL_SECRETS_PER_ENDPOINT_MAX];
+  hl_sign_state sign;
   int n = hl_target_build(t, &m, hl_clock_wall_ms() / 1000, values, scratch_body, scratch_misc,
-                          &built, jobs, &err);
+                          &built, &sign, jobs, &err);
   if (n < 0) {
     hl_cli_error("test", "endpoint %s: %s", t->id, err.msg);
     exit_code = HL_EXIT_CONFIG;
     goto out;
   }
   hl_sign_jobs_run(jobs, (size_t)n);
-  hl_target_finish(t, &built);
+  hl_target_finish(t, &built, &sign);
   test_state st = {0};
   hl_client_request req = {.url = &t->url,
                            .method = t->method,

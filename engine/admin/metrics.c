@@ -153,6 +153,7 @@ static void serve_one(hl_metrics *m, int fd) {
 
 static void *metrics_main(void *arg) {
   hl_metrics *m = arg;
+  pthread_setname_np(pthread_self(), "hl-metrics");
   while (!atomic_load(&m->stop)) {
     struct pollfd p = {.fd = m->fd, .events = POLLIN};
     if (poll(&p, 1, 200) <= 0) {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -268,6 +269,9 @@ static bool render(void *ctx, hl_metrics_page page, hl_buf *out) {
 
 static void *worker_main(void *arg) {
   hl_worker *w = arg;
+  char name[16];
+  snprintf(name, sizeof(name), "hl-worker-%u", hl_worker_index(w));
+  pthread_setname_np(pthread_self(), name);
   hl_err err = {{0}};
   if (hl_worker_run(w, &err) != 0) {
     HL_LOG(HL_LOG_ERROR, "worker failed to start", HL_F_STR("error", err.msg));

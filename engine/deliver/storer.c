@@ -52,6 +52,8 @@ typedef struct rec_hdr {
 } rec_hdr;
 
 #define RETRY_PAUSE_MS 1000
+#define ACTIVE_WINDOW_MS 20
+#define NAP_MS 5
 
 typedef struct due_item {
   char id[HL_MESSAGE_ID_BYTES_MAX + 1];
@@ -430,7 +432,9 @@ static bool lanes_empty(hl_storer *s) {
 
 static void *storer_main(void *arg) {
   hl_storer *s = arg;
+  pthread_setname_np(pthread_self(), "hl-store");
   int64_t next_poll = 0;
+  int64_t last_active = (int64_t)hl_clock_mono_ms();
   for (;;) {
     bool stopping = atomic_load(&s->stopping);
     atomic_store_explicit(&s->stats.last_round_ms, hl_clock_mono_ms(), memory_order_relaxed);
@@ -450,13 +454,27 @@ static void *storer_main(void *arg) {
       poll_retention(s, (int64_t)hl_clock_wall_ms());
       next_poll = now + s->o.poll_ms;
     }
-    if (n > 0) {
-      continue; /* more may be waiting */
+    if (n >= HL_STORER_BATCH_TARGET) {
+      continue; /* busy: the next batch is already waiting */
     }
     if (stopping) {
-      break;
+      if (n == 0) {
+        break;
+      }
+      continue;
     }
-    /* Sleep until a worker publishes or the next poll: read the word
+    /* While records keep coming, nap between commits instead of sleeping:
+     * a nap gathers the next batch, and workers never pay a wake-up
+     * syscall for it. Only after ACTIVE_WINDOW_MS without records does the
+     * thread sleep deeply and ask to be woken. */
+    if (n > 0) {
+      last_active = now;
+    }
+    if (now - last_active < ACTIVE_WINDOW_MS) {
+      hl_ring_futex_wait(&s->wake_word, atomic_load(&s->wake_word), NAP_MS);
+      continue;
+    }
+    /* Deep sleep until a worker publishes or the next poll: read the word
      * before checking the lanes, so a publish in between wakes us. */
     uint32_t word = atomic_load(&s->wake_word);
     atomic_store(&s->sleeping, 1);
@@ -465,6 +483,7 @@ static void *storer_main(void *arg) {
       hl_ring_futex_wait(&s->wake_word, word, wait > 0 ? wait : 0);
     }
     atomic_store(&s->sleeping, 0);
+    last_active = (int64_t)hl_clock_mono_ms();
   }
   return NULL;
 }

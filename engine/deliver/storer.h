@@ -26,6 +26,8 @@
 
 #define HL_STORER_LANE_BYTES_DEFAULT (16u * 1024 * 1024)
 #define HL_STORER_BATCH_MAX 16384
+/* A round this large means the next is already waiting: no nap. */
+#define HL_STORER_BATCH_TARGET 2048
 #define HL_STORER_POLL_MS_DEFAULT 250
 #define HL_STORER_DUE_BATCH_MAX 1024
 #define HL_STORER_LANES_MAX 64

@@ -362,8 +362,8 @@ int hl_target_render(const hl_target *t, const hl_template_msg *m, hl_json_value
 
 int hl_target_build(const hl_target *t, const hl_template_msg *m, uint64_t ts_s,
                     hl_json_value *values, char *scratch_body, char *scratch_misc,
-                    hl_target_built *out, hl_sign_job jobs[HL_SECRETS_PER_ENDPOINT_MAX],
-                    hl_err *err) {
+                    hl_target_built *out, hl_sign_state *sign,
+                    hl_sign_job jobs[HL_SECRETS_PER_ENDPOINT_MAX], hl_err *err) {
   memset(out, 0, sizeof(*out));
   hl_buf body, misc;
   hl_buf_init(&body, scratch_body, HL_SIGN_HEADROOM_BYTES + HL_RENDER_BYTES_MAX);
@@ -402,17 +402,17 @@ int hl_target_build(const hl_target *t, const hl_template_msg *m, uint64_t ts_s,
   if (rc != 0 || !t->signs) {
     return rc;
   }
-  return hl_signer_prepare(&t->signer, &out->sign, m->id, ts_s, body_at, out->body.len,
+  return hl_signer_prepare(&t->signer, sign, m->id, ts_s, body_at, out->body.len,
                            HL_SIGN_HEADROOM_BYTES, jobs, err);
 }
 
-void hl_target_finish(const hl_target *t, hl_target_built *b) {
+void hl_target_finish(const hl_target *t, hl_target_built *b, const hl_sign_state *sign) {
   if (!t->signs) {
     return;
   }
   /* The head ends with its blank line; the signature lines go before it. */
   hl_buf_truncate(&b->head, b->head.len - 2);
-  hl_signer_finish(&t->signer, &b->sign, &b->head);
+  hl_signer_finish(&t->signer, sign, &b->head);
   hl_buf_put(&b->head, "\r\n", 2);
   HL_ASSERT(hl_buf_ok(&b->head));
 }

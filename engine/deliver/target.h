@@ -105,7 +105,6 @@ typedef struct hl_target_built {
   char *buf;
   hl_span body;
   hl_buf head;
-  hl_sign_state sign;
 } hl_target_built;
 
 /* hl_target_build renders |t| for |m| (via the two scratch buffers, of
@@ -116,10 +115,11 @@ typedef struct hl_target_built {
  * batched), then calls hl_target_finish. */
 int hl_target_build(const hl_target *t, const hl_template_msg *m, uint64_t ts_s,
                     hl_json_value *values, char *scratch_body, char *scratch_misc,
-                    hl_target_built *out, hl_sign_job jobs[HL_SECRETS_PER_ENDPOINT_MAX],
-                    hl_err *err);
+                    hl_target_built *out, hl_sign_state *sign,
+                    hl_sign_job jobs[HL_SECRETS_PER_ENDPOINT_MAX], hl_err *err);
 
-/* hl_target_finish adds the signature lines; the head is then complete. */
-void hl_target_finish(const hl_target *t, hl_target_built *b);
+/* hl_target_finish adds the signature lines from |sign| (whose jobs have
+ * run); the head is then complete. */
+void hl_target_finish(const hl_target *t, hl_target_built *b, const hl_sign_state *sign);
 
 #endif

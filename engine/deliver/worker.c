@@ -63,8 +63,11 @@ typedef struct dlv {
   hl_client_id cid;
   uint64_t started_ns;
   int64_t started_ms;
-  hl_log_attempt log; /* filled when it ends, kept while D_LOGGING */
-  char detail[256];
+  /* D_LOGGING only (the store lane was full): the record waiting for room,
+   * with its own copies of the strings the attempt row needs. */
+  hl_log_attempt *log;
+  char *log_mem;
+  uint32_t batch_i; /* D_SIGNING: its place in the worker's batch */
   struct hl_worker *w;
 } dlv;
 
@@ -153,6 +156,7 @@ struct hl_worker {
   char *scratch_misc;
   hl_json_value *values;
   dlv *batch[HL_HMAC_BATCH_JOBS_MAX];
+  hl_sign_state batch_sign[HL_HMAC_BATCH_JOBS_MAX];
   uint32_t batch_n;
   hl_hmac_job jobs[HL_HMAC_BATCH_JOBS_MAX * HL_SECRETS_PER_ENDPOINT_MAX];
   hl_sign_job sjobs[HL_HMAC_BATCH_JOBS_MAX * HL_SECRETS_PER_ENDPOINT_MAX];
@@ -301,6 +305,8 @@ static void dlv_free(hl_worker *w, dlv *d) {
   hl_target_unref(d->target);
   free(d->owned);
   free(d->req.buf);
+  free(d->log);
+  free(d->log_mem);
   d->state = D_FREE;
   uint32_t i = (uint32_t)(d - w->dels);
   d->next = w->dels_free;
@@ -413,10 +419,10 @@ static int dlv_own(dlv *d, bool with_data) {
   return 0;
 }
 
-/* log_try writes a finished delivery's record; on success the delivery is
- * done with (its message, if any, waits for the commit). */
-static bool log_try(hl_worker *w, dlv *d) {
-  int64_t seq = hl_storer_attempt(w->lane, &d->log);
+/* log_try writes |a|, a finished delivery's record; on success the delivery
+ * is done with (its message, if any, waits for the commit). */
+static bool log_try(hl_worker *w, dlv *d, const hl_log_attempt *a) {
+  int64_t seq = hl_storer_attempt(w->lane, a);
   if (seq == -EAGAIN) {
     return false;
   }
@@ -433,7 +439,29 @@ static bool log_try(hl_worker *w, dlv *d) {
   return true;
 }
 
-static void logging_push(hl_worker *w, dlv *d) {
+/* logging_keep copies |a| so that the delivery can wait for room in the
+ * store lane (rare: the store thread is far behind). */
+static void logging_keep(hl_worker *w, dlv *d, const hl_log_attempt *a) {
+  const hl_span *f[] = {&a->attempt.error_class, &a->attempt.error_detail,
+                        &a->attempt.response_excerpt};
+  size_t n = 0;
+  for (size_t i = 0; i < 3; i++) {
+    n += f[i]->len;
+  }
+  d->log = malloc(sizeof(*d->log));
+  d->log_mem = malloc(n + 1);
+  HL_ASSERT(d->log != NULL && d->log_mem != NULL);
+  *d->log = *a;
+  hl_span *g[] = {&d->log->attempt.error_class, &d->log->attempt.error_detail,
+                  &d->log->attempt.response_excerpt};
+  char *p = d->log_mem;
+  for (size_t i = 0; i < 3; i++) {
+    if (f[i]->len > 0) {
+      memcpy(p, f[i]->ptr, f[i]->len);
+    }
+    *g[i] = hl_span_make(p, f[i]->len);
+    p += f[i]->len;
+  }
   d->state = D_LOGGING;
   d->next = w->logging_head;
   w->logging_head = (uint32_t)(d - w->dels);
@@ -445,7 +473,7 @@ static void logging_retry(hl_worker *w) {
   while (i != NONE) {
     dlv *d = &w->dels[i];
     uint32_t next = d->next;
-    if (!log_try(w, d)) {
+    if (!log_try(w, d, d->log)) {
       d->next = keep;
       keep = i;
     }
@@ -456,18 +484,19 @@ static void logging_retry(hl_worker *w) {
 
 /* finish records an attempt's end (or a delivery ended without one). */
 static void finish(hl_worker *w, dlv *d, const hl_attempt_rec *a) {
-  d->log.attempt = *a;
-  d->log.attempt.message_id = d->id;
-  d->log.attempt.event = d->event;
-  d->log.attempt.endpoint_rowid = d->ep->rowid;
-  d->log.attempt.attempt = d->attempt;
-  d->log.message = dlv_message(d);
+  hl_log_attempt log = {.attempt = *a, .message = dlv_message(d)};
+  log.attempt.message_id = d->id;
+  log.attempt.event = d->event;
+  log.attempt.endpoint_rowid = d->ep->rowid;
+  log.attempt.attempt = d->attempt;
   bool needs = a->outcome == HL_OUTCOME_RETRY || a->outcome == HL_OUTCOME_DEAD ||
                w->sh->retain_payloads;
-  d->log.store_payload = needs && !d->payload_stored;
-  d->log.from_pending = d->from_pending;
-  if (!log_try(w, d)) {
-    logging_push(w, d);
+  log.store_payload = needs && !d->payload_stored;
+  log.from_pending = d->from_pending;
+  if (!log_try(w, d, &log)) {
+    /* The message fields stay valid while the delivery lives (its ring
+     * message waits for this record; a spilled one owns copies). */
+    logging_keep(w, d, &log);
   }
 }
 
@@ -854,11 +883,10 @@ static void on_done(void *ctx, hl_client_id id, const hl_client_result *r);
 static void render_failed(hl_worker *w, dlv *d, const char *why) {
   stat_add(&w->stats.render_errors, 1);
   stat_add(&w->stats.by_class[HL_CLASS_RENDER_ERROR], 1);
-  snprintf(d->detail, sizeof(d->detail), "%s", why);
   hl_attempt_rec a = {.started_ms = wall_ms(),
                       .outcome = HL_OUTCOME_DEAD,
                       .error_class = HL_SPAN_LIT("render_error"),
-                      .error_detail = hl_span_cstr(d->detail)};
+                      .error_detail = hl_span_cstr(why)};
   finish(w, d, &a);
 }
 
@@ -870,8 +898,10 @@ static void prepare(hl_worker *w, dlv *d) {
                         .data = d->data,
                         .timestamp_ms = (uint64_t)d->created_ms};
   hl_err err = {{0}};
+  d->batch_i = w->batch_n;
   int n = hl_target_build(d->target, &tm, (uint64_t)wall_ms() / 1000, w->values,
-                          w->scratch_body, w->scratch_misc, &d->req, w->sjobs + w->sjobs_n, &err);
+                          w->scratch_body, w->scratch_misc, &d->req, &w->batch_sign[d->batch_i],
+                          w->sjobs + w->sjobs_n, &err);
   if (n < 0) {
     render_failed(w, d, err.msg);
     return;
@@ -883,7 +913,7 @@ static void prepare(hl_worker *w, dlv *d) {
 
 static void submit(hl_worker *w, dlv *d) {
   const hl_target *t = d->target;
-  hl_target_finish(t, &d->req);
+  hl_target_finish(t, &d->req, &w->batch_sign[d->batch_i]);
   hl_client_request r = {.url = &t->url,
                          .method = t->method,
                          .head = hl_buf_span(&d->req.head),
@@ -1464,6 +1494,10 @@ void hl_worker_stop(hl_worker *w) {
 void hl_worker_post_routes(hl_worker *w, hl_route_table *t) {
   hl_route_unref(atomic_exchange(&w->routes_next, t));
   hl_worker_wake(w);
+}
+
+uint32_t hl_worker_index(const hl_worker *w) {
+  return w->index;
 }
 
 bool hl_worker_ready(const hl_worker *w) {

@@ -109,6 +109,7 @@ bool hl_worker_post_due(hl_worker *w, const hl_pending_rec *p);
 /* hl_worker_wake: a commit advanced (store thread). */
 void hl_worker_wake(hl_worker *w);
 bool hl_worker_ready(const hl_worker *w);
+uint32_t hl_worker_index(const hl_worker *w);
 
 const hl_worker_stats *hl_worker_stats_get(const hl_worker *w);
 
