@@ -43,6 +43,9 @@ static const char k_usage[] =
     "  --verify-header NAME   --verify-prefix P   --verify-tolerance S (default 300)\n"
     "  --record FILE          append one JSON line per request\n"
     "  --record-body-bytes N  body bytes kept per recorded request (default 65536)\n"
+    "  --stamp-path PATH      the JSON body's field (dotted path, e.g. data.sched_ns) with\n"
+    "                         the Unix time in ns the request was scheduled at: stats\n"
+    "                         get \"stamp\", a histogram of received - scheduled (us)\n"
     "  --port-file FILE       write the bound ports, one per line in --listen order\n"
     "  --stats FILE           append stats lines there instead of stdout\n"
     "  --workers N            threads, each with its own io_uring (default 1)\n"
@@ -401,6 +404,12 @@ static int parse_option(sink_config *cfg, verify_args *v, const char *opt, char 
     cfg->record_file = arg;
   } else if (strcmp(opt, "--record-body-bytes") == 0) {
     rc = parse_number(opt, arg, HL_SINK_CAPTURE_BYTES_MAX, &cfg->record_body_bytes, err);
+  } else if (strcmp(opt, "--stamp-path") == 0) {
+    rc = hl_json_path_compile(hl_span_cstr(arg), &cfg->stamp_path, err);
+    if (rc != 0) {
+      hl_err_prefix(err, "--stamp-path");
+    }
+    cfg->stamp = rc == 0;
   } else if (strcmp(opt, "--verify") == 0) {
     rc = parse_verify(v, arg, err);
   } else if (strcmp(opt, "--verify-header") == 0) {

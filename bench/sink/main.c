@@ -133,13 +133,16 @@ static void stats_line(app *a, hl_buf *b) {
                   (unsigned long long)sum.by_route[r]);
   }
   hl_buf_printf(b,
-                "},\"sig_valid\":%llu,\"sig_invalid\":%llu,\"hostile\":%llu,"
+                "},\"sig_valid\":%llu,\"sig_invalid\":%llu,\"hostile\":%llu,\"waiting\":%llu,"
                 "\"connections\":%llu,\"connections_open\":%llu,\"connections_refused\":%llu,"
                 "\"tls_handshakes\":%llu,\"tls_resumed\":%llu,\"tls_failures\":%llu,"
                 "\"parse_errors\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
-                "\"workers\":%u,\"uptime_ms\":%llu,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f}\n",
+                "\"workers\":%u,\"uptime_ms\":%llu,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f",
                 (unsigned long long)sum.sig_valid, (unsigned long long)sum.sig_invalid,
-                (unsigned long long)sum.hostile, (unsigned long long)sum.conns_accepted,
+                (unsigned long long)sum.hostile,
+                /* read apart from wait_in, wait_out may be a step ahead */
+                (unsigned long long)(sum.wait_in > sum.wait_out ? sum.wait_in - sum.wait_out : 0),
+                (unsigned long long)sum.conns_accepted,
                 (unsigned long long)(sum.conns_accepted - sum.conns_closed),
                 (unsigned long long)sum.conns_refused, (unsigned long long)sum.tls_handshakes,
                 (unsigned long long)sum.tls_resumed, (unsigned long long)sum.tls_failures,
@@ -148,10 +151,26 @@ static void stats_line(app *a, hl_buf *b) {
                 (unsigned long long)(hl_clock_mono_ms() - a->start_ms),
                 (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+  if (a->cfg.stamp) {
+    /* Sparse cumulative buckets (index: count): a reader subtracts two
+     * lines to get the histogram of a time window. */
+    hl_buf_printf(b, ",\"stamp\":{\"bad\":%llu,\"buckets\":{",
+                  (unsigned long long)sum.stamp_bad);
+    bool any = false;
+    for (uint32_t i = 0; i < HL_HIST_BUCKETS; i++) {
+      if (sum.stamp_buckets[i] != 0) {
+        hl_buf_printf(b, "%s\"%u\":%llu", any ? "," : "", i,
+                      (unsigned long long)sum.stamp_buckets[i]);
+        any = true;
+      }
+    }
+    hl_buf_put_cstr(b, "}}");
+  }
+  hl_buf_put_cstr(b, "}\n");
 }
 
 static void print_stats(app *a) {
-  static char text[64 * 1024];
+  static char text[128 * 1024]; /* fits every status, route and stamp bucket */
   hl_buf b;
   hl_buf_init(&b, text, sizeof(text));
   stats_line(a, &b);

@@ -136,6 +136,9 @@ static void conn_close(conn *c, int how) {
     return;
   }
   sink_worker *w = c->w;
+  if (c->state == C_HOLD || c->state == C_NEVER) {
+    SINK_INC(w->stats.wait_out);
+  }
   c->state = C_DEAD;
   hl_timer_cancel(w->loop, &c->timer);
   hl_timer_cancel(w->loop, &c->rearm_timer);
@@ -427,7 +430,7 @@ static void route_pick(conn *c, hl_span target) {
 }
 
 static bool capturing(const sink_config *cfg) {
-  return cfg->verify || cfg->record_fd >= 0;
+  return cfg->verify || cfg->record_fd >= 0 || cfg->stamp;
 }
 
 static void cap_append(conn *c, const char *p, size_t n, size_t limit) {
@@ -582,7 +585,33 @@ static void start_writing(conn *c) {
 
 static void delay_fire(hl_loop *loop, hl_timer *t) {
   (void)loop;
-  start_writing(HL_CONTAINER_OF(t, conn, timer));
+  conn *c = HL_CONTAINER_OF(t, conn, timer);
+  SINK_INC(c->w->stats.wait_out);
+  start_writing(c);
+}
+
+/* Stamps older than this are not a scheduled send time but a wrong field. */
+#define STAMP_AGE_NS_MAX (3600ull * 1000000000u)
+
+/* stamp_record histograms how long ago the request was scheduled: the
+ * body's --stamp-path value (Unix ns, a number or a string of digits)
+ * against the wall clock now, when the request has been read whole. A body
+ * without one, or a time in the future or over an hour old, counts as bad. */
+static void stamp_record(sink_worker *w, hl_span body) {
+  hl_json_value v;
+  uint64_t stamp = 0;
+  bool ok = hl_json_lookup(body, &w->cfg->stamp_path, &v) == 0 &&
+            (v.type == HL_JSON_NUMBER || v.type == HL_JSON_STRING) &&
+            hl_span_parse_u64(v.type == HL_JSON_STRING ? hl_json_string_contents(v.raw) : v.raw,
+                              UINT64_MAX, &stamp);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  if (!ok || stamp == 0 || stamp > now || now - stamp > STAMP_AGE_NS_MAX) {
+    SINK_INC(w->stats.stamp_bad);
+    return;
+  }
+  SINK_INC(w->stats.stamp_buckets[hl_hist_index((now - stamp) / 1000u)]);
 }
 
 /* verify_and_record runs --verify and --record on a request read whole
@@ -600,6 +629,9 @@ static void verify_and_record(conn *c, int status) {
     return; /* the capture was cut short by a failed allocation */
   }
   hl_span body = hl_span_make(c->cap + c->cap_head, c->cap_len - c->cap_head);
+  if (cfg->stamp) {
+    stamp_record(w, body);
+  }
   const char *sig = NULL;
   hl_err err = {{0}};
   bool sig_failed = false;
@@ -712,6 +744,7 @@ static void on_request_end(conn *c) {
   }
   if (r->mode == SINK_MODE_NEVER) {
     c->state = C_NEVER;
+    SINK_INC(w->stats.wait_in);
     return;
   }
   if (r->mode == SINK_MODE_DROP) {
@@ -720,6 +753,7 @@ static void on_request_end(conn *c) {
   }
   if (r->delay_ms > 0) {
     c->state = C_HOLD;
+    SINK_INC(w->stats.wait_in);
     hl_timer_arm_in(w->loop, &c->timer, r->delay_ms, delay_fire);
     return;
   }

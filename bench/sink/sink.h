@@ -20,9 +20,11 @@
 #include <sys/socket.h>
 
 #include "base/err.h"
+#include "base/hist.h"
 #include "base/limits.h"
 #include "crypto/sign.h"
 #include "io/tls.h"
+#include "text/json_scan.h"
 
 /* What a route does with a request (after reading it whole). */
 typedef enum sink_mode {
@@ -95,6 +97,10 @@ typedef struct sink_config {
   hl_signer signer;
   uint64_t verify_tolerance_s;
   bool quiet;
+  /* --stamp-path: where a request's JSON body holds the Unix time (ns) it
+   * was scheduled at; the sink histograms received - scheduled. */
+  bool stamp;
+  hl_json_path stamp_path;
   /* Shared immutable filler for response bodies (the largest body_bytes). */
   char *filler;
   uint32_t filler_len;
@@ -126,8 +132,18 @@ typedef struct sink_stats {
   uint64_t bytes_in;
   uint64_t bytes_out;
   uint64_t hostile; /* requests answered by a hostile mode */
+  /* Requests read whole and not answered yet (delayed or never answered):
+   * waiting = wait_in - wait_out, the in-flight deliveries a sender has
+   * here (the benchmark's concurrency scenario reads it). */
+  uint64_t wait_in;
+  uint64_t wait_out;
   uint64_t by_status[600];
   uint64_t by_route[HL_SINK_ROUTES_MAX + 1]; /* the last one: no route */
+  /* --stamp-path: received - scheduled in microseconds, in hist.h's bucket
+   * geometry (plain counts, so workers' stats still add up), and bodies
+   * without a usable stamp. */
+  uint64_t stamp_buckets[HL_HIST_BUCKETS];
+  uint64_t stamp_bad;
 } sink_stats;
 
 _Static_assert(sizeof(sink_stats) % sizeof(uint64_t) == 0,

@@ -150,7 +150,9 @@ _Static_assert(HL_POOL_WAITERS_PER_ORIGIN_MAX <= HL_CLIENT_REQUESTS_MAX, "waiter
 
 /* --- hookline-sink (bench/sink), the test and benchmark receiver --- */
 #define HL_SINK_WORKERS_MAX 64
-#define HL_SINK_LISTENERS_MAX 16
+/* Listening ports per sink process: the benchmark spreads its many-endpoints
+ * scenario over 1,000 ports of one sink. */
+#define HL_SINK_LISTENERS_MAX 1024
 #define HL_SINK_ROUTES_MAX 32
 #define HL_SINK_ROUTE_PREFIX_BYTES_MAX 256
 /* Connections per worker (slots preallocated at start). */
