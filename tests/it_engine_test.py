@@ -341,6 +341,31 @@ def test_sigterm_spills_and_the_next_engine_delivers():
                {"s%d" % i for i in range(20)}, "every message delivered after the restart")
 
 
+def test_a_full_lane_spills_to_the_database_and_nothing_is_lost():
+    # ~3 MB of messages behind a slow endpoint: more than half a 4 MiB lane,
+    # so the oldest are parked in the pending table and the ring moves on.
+    with hltest.tempdir() as d:
+        pki, sink = setup(d, routes=["/slow=delay:3000"])
+        with sink, hlengine.Engine(d, ca=pki.ca, workers=1) as eng:
+            eng.apply([{"id": "slow", "url": sink.url(0, "/slow"), "max_connections": 8}])
+            n = 6000
+            eng.send_jsonl([{"event": "e.x", "id": "p%d" % i, "data": {"i": i, "pad": "y" * 400}}
+                            for i in range(n)])
+            db = os.path.join(eng.data, "hookline.db")
+            import sqlite3
+            deadline = time.time() + 20
+            parked = 0
+            while time.time() < deadline and parked == 0:
+                time.sleep(0.2)
+                with sqlite3.connect(db) as c:
+                    parked = c.execute("SELECT count(*) FROM messages").fetchone()[0]
+            check(parked > 0, "a half-full lane spills payloads to the database")
+            eng.hookline(["endpoint", "update", "slow", "--url", sink.url(0, "/fast"),
+                          "--max-connections", "64"])
+            rows = eng.wait_attempts(n, "--status", "200", timeout=120)
+            eq(len({r["message_id"] for r in rows}), n, "every message delivered")
+
+
 def test_nginx_over_https_as_a_third_party_receiver():
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.path.exists(nginx):

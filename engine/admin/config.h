@@ -38,13 +38,15 @@ typedef struct hl_config {
   hl_log_format log_format;
   bool retain_payloads;       /* keep delivered payloads (replay of any message) */
   int64_t retention_ms;       /* attempt log kept this long; 0 = forever */
-  uint32_t spill_after_ms;    /* unfinished deliveries spill to the database */
+  uint32_t spill_after_ms;    /* unfinished deliveries spill to the database
+                                 after this, or earlier when their ring lane
+                                 is more than half full */
   uint32_t shutdown_grace_ms; /* SIGTERM: in-flight requests get this long */
   hl_limits limits;
 } hl_config;
 
 #define HL_DEFAULT_RETENTION_MS (30ll * 24 * 3600 * 1000)
-#define HL_DEFAULT_SPILL_AFTER_MS 2000
+#define HL_DEFAULT_SPILL_AFTER_MS 30000
 #define HL_DEFAULT_SHUTDOWN_GRACE_MS 10000
 
 /* hl_config_defaults fills |cfg| with the embedded defaults, then applies

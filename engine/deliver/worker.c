@@ -1000,6 +1000,12 @@ static void schedule(hl_worker *w) {
       if (v == HL_GATE_GO) {
         dlv *d = &w->dels[e->q_head];
         q_remove(w, e, d);
+        if (d->target != e->target) {
+          /* Updated while it waited: it goes out as configured now. */
+          hl_target_unref(d->target);
+          d->target = e->target;
+          hl_target_ref(d->target);
+        }
         prepare(w, d);
         continue;
       }
@@ -1193,21 +1199,46 @@ void hl_worker_each_breaker(hl_worker *w, void (*fn)(const char *endpoint_id, in
   pthread_mutex_unlock(&w->snap_lock);
 }
 
+/* spill_slow decides which unfinished messages to park in the database.
+ * Holding a message in the ring costs nothing while its lane has room, but
+ * a lane's tail moves only past a contiguous released prefix, so one slow
+ * delivery holds back everything behind it. So: spill when the message's
+ * lane is more than half full (and the message has had SPILL_MIN_AGE_MS),
+ * or once it is spill_after_ms old whatever the lane (this bounds what a
+ * crash sends twice). */
+#define SPILL_MIN_AGE_MS 250
+
+static void spill_slow(hl_worker *w, int64_t now) {
+  hl_ring_geometry g = hl_ring_consumer_geometry(w->sh->ring);
+  bool pressed[HL_RING_LANES_MAX];
+  bool any = false;
+  for (uint32_t l = 0; l < g.lane_count && l < HL_RING_LANES_MAX; l++) {
+    hl_ring_lane_info li;
+    pressed[l] = hl_ring_cursor_lane_info(w->cursor, l, &li) == 0 &&
+                 li.head - li.tail > g.lane_bytes / 2;
+    any |= pressed[l];
+  }
+  for (uint32_t i = w->age_head; i != NONE;) {
+    wmsg *m = &w->msgs[i];
+    uint32_t next = m->age_next;
+    int64_t age = now - m->arrived_ms;
+    if (age < SPILL_MIN_AGE_MS || (!any && age < (int64_t)w->sh->spill_after_ms)) {
+      break; /* oldest first: the rest are younger */
+    }
+    bool due = age >= (int64_t)w->sh->spill_after_ms ||
+               (m->token.lane < HL_RING_LANES_MAX && pressed[m->token.lane]);
+    if (due && !m->spilled && m->dlv_head != NONE && !spill_msg(w, i)) {
+      break; /* the store lane is full: next tick */
+    }
+    i = next;
+  }
+}
+
 static void on_tick(hl_loop *loop, hl_timer *t) {
   (void)loop;
   hl_worker *w = HL_CONTAINER_OF(t, hl_worker, tick);
   int64_t now = (int64_t)hl_loop_now_ms(w->loop);
-  for (uint32_t i = w->age_head; i != NONE;) {
-    wmsg *m = &w->msgs[i];
-    uint32_t next = m->age_next;
-    if (now - m->arrived_ms < (int64_t)w->sh->spill_after_ms) {
-      break; /* oldest first: the rest are younger */
-    }
-    if (!m->spilled && m->dlv_head != NONE && !spill_msg(w, i)) {
-      break;
-    }
-    i = next;
-  }
+  spill_slow(w, now);
   snapshot(w);
   if (w->index == 0 && (uint64_t)now - w->last_reap_ms >= 1000) {
     w->last_reap_ms = (uint64_t)now;

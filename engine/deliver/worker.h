@@ -15,8 +15,9 @@
  *      wake-up from another thread).
  * A finished attempt becomes a log record; the message's ring position is
  * released once every delivery of it has a committed final record.
- * Deliveries still unfinished after spill_after_ms are spilled (payload +
- * pending row) so that the ring keeps moving. */
+ * Unfinished deliveries are spilled (payload + pending row) so that the
+ * ring keeps moving: when their lane is more than half full, or after
+ * spill_after_ms. */
 #ifndef HL_DELIVER_WORKER_H
 #define HL_DELIVER_WORKER_H
 
