@@ -341,6 +341,45 @@ def test_sigterm_spills_and_the_next_engine_delivers():
                {"s%d" % i for i in range(20)}, "every message delivered after the restart")
 
 
+def test_a_retry_in_flight_at_a_crash_is_sent_again_at_the_next_start():
+    # A due retry is leased to the engine while it runs; an engine killed
+    # with the retry in flight must not leave it waiting for the lease to run
+    # out (minutes): the next engine on the data directory takes it back.
+    import sqlite3
+    with hltest.tempdir() as d:
+        pki, sink = setup(d, routes=["/fail=status:503", "/slow=delay:5000"])
+        with sink, hlengine.Engine(d, ca=pki.ca) as eng:
+            eng.apply([{"id": "crash", "url": sink.url(0, "/fail"),
+                        "retry_schedule_s": [0, 2, 2]}])
+            eng.send("lead.created", {"email": "a@b.c"}, id="m-crash")
+            eq(eng.wait_attempts(1)[0]["status"], 503, "first attempt")
+            eng.hookline(["endpoint", "update", "crash", "--url", sink.url(0, "/slow")])
+            db = os.path.join(eng.data, "hookline.db")
+            deadline = time.time() + 10
+            leased = 0
+            while time.time() < deadline and not leased:
+                time.sleep(0.05)
+                with sqlite3.connect(db) as c:
+                    leased = c.execute("SELECT count(*) FROM pending WHERE leased").fetchone()[0]
+            eq(leased, 1, "the retry is leased to the running engine")
+            second = hlengine.Engine.__new__(hlengine.Engine)
+            second.__dict__.update(eng.__dict__, ring=eng.ring + "b", logs=[])
+            try:
+                second.start()
+                second.proc.kill()
+                check(False, "a second engine on the same data directory started")
+            except AssertionError as e:
+                check("another engine is running on" in str(e), "refused: %s" % e)
+            eng.kill()
+            eng.hookline(["endpoint", "update", "crash", "--url", sink.url(0, "/ok")])
+            t0 = time.time()
+            eng.start()
+            rows = eng.wait_attempts(1, "--status", "200", timeout=10)
+            eq([r["message_id"] for r in rows if r["status"] == 200], ["m-crash"],
+               "delivered by the next engine")
+            check(time.time() - t0 < 10, "without waiting for the lease")
+
+
 def test_a_full_lane_spills_to_the_database_and_nothing_is_lost():
     # ~3 MB of messages behind a slow endpoint: more than half a 4 MiB lane,
     # so the oldest are parked in the pending table and the ring moves on.

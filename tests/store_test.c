@@ -221,6 +221,33 @@ TEST(delivery_log_and_retry_schedule) {
   hl_store_close(s);
 }
 
+TEST(a_lease_hides_a_retry_until_reclaimed) {
+  const char *dir = fresh_dir();
+  hl_store *s = open_rw(dir);
+  hl_err err = {{0}};
+  due_seen seen;
+  due_reset(&seen);
+  ASSERT_EQ(hl_store_message_put(s, &(hl_message_rec){.id = HL_SPAN_LIT("l1"),
+                                                      .event = HL_SPAN_LIT("e"),
+                                                      .data = HL_SPAN_LIT("{}")},
+                                 &err),
+            0);
+  ASSERT_EQ(hl_store_pending_put(s, HL_SPAN_LIT("l1"), 4, 2, 100, &err), 0);
+  ASSERT_EQ(hl_store_pending_lease(s, HL_SPAN_LIT("l1"), 4, 500000, &err), 0);
+  ASSERT_EQ(hl_store_pending_due(s, 1000, 10, on_due, &seen, &err), 0);
+  ASSERT_EQ(seen.n, 0); /* leased: not due before the lease ends */
+  ASSERT_EQ(hl_store_pending_reclaim(s, 2000, &err), 1);
+  ASSERT_EQ(hl_store_pending_reclaim(s, 2000, &err), 0); /* nothing left leased */
+  ASSERT_EQ(hl_store_pending_due(s, 2000, 10, on_due, &seen, &err), 0);
+  ASSERT_STR_EQ(hl_buf_cstr(&seen.order), "l1/4/2:{} ");
+  /* A new schedule for the pair ends its lease. */
+  ASSERT_EQ(hl_store_pending_lease(s, HL_SPAN_LIT("l1"), 4, 500000, &err), 0);
+  ASSERT_EQ(hl_store_pending_put(s, HL_SPAN_LIT("l1"), 4, 3, 3000, &err), 0);
+  ASSERT_EQ(hl_store_pending_reclaim(s, 9000, &err), 0);
+  ASSERT_EQ(count_rows(dir, "SELECT next_ms FROM pending WHERE message_id = 'l1'"), 3000);
+  hl_store_close(s);
+}
+
 TEST(rollback_discards_the_batch) {
   const char *dir = fresh_dir();
   hl_store *s = open_rw(dir);

@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "admin/metrics.h"
 #include "base/clock.h"
@@ -32,6 +35,7 @@ typedef struct engine {
   bool started[HL_CONFIG_WORKERS_MAX];
   hl_route_table *routes; /* the store thread's own reference */
   hl_metrics *metrics;
+  int lock_fd; /* flock on <data-dir>/engine.lock: one engine per directory */
 } engine;
 
 /* --- store thread callbacks ------------------------------------------------- */
@@ -301,6 +305,27 @@ static void engine_stop(engine *e) {
   hl_ring_consumer_close(e->shared.ring);
   hl_tls_ctx_free(e->shared.tls);
   hl_secretbox_cleanup(&e->box);
+  if (e->lock_fd >= 0) {
+    close(e->lock_fd); /* drops the lock */
+  }
+}
+
+/* lock_data_dir makes this engine the data directory's only one: the store
+ * thread takes back the retries leased to an engine that is gone, which
+ * is right only if no other engine is running on the same database. */
+static int lock_data_dir(engine *e, hl_err *err) {
+  char path[HL_CONFIG_PATH_BYTES + 16];
+  snprintf(path, sizeof(path), "%s/engine.lock", e->cfg->data_dir);
+  e->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (e->lock_fd < 0) {
+    return hl_err_fail(err, -errno, "--data-dir: cannot open %s: %s", path, strerror(errno));
+  }
+  if (flock(e->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+    return hl_err_fail(err, rc, "--data-dir: another engine is running on %s",
+                       e->cfg->data_dir);
+  }
+  return 0;
 }
 
 int hl_engine_run(const hl_config *cfg, hl_err *err) {
@@ -309,6 +334,7 @@ int hl_engine_run(const hl_config *cfg, hl_err *err) {
     return hl_err_fail(err, -ENOMEM, "engine: out of memory");
   }
   e->cfg = cfg;
+  e->lock_fd = -1;
   e->workers_n = hl_config_workers(cfg);
   hl_worker_shared *sh = &e->shared;
   sh->workers = e->workers_n;
@@ -323,6 +349,9 @@ int hl_engine_run(const hl_config *cfg, hl_err *err) {
   if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
     rc = hl_err_fail(err, -errno, "--data-dir: cannot create %s: %s", cfg->data_dir,
                      strerror(errno));
+  }
+  if (rc == 0) {
+    rc = lock_data_dir(e, err);
   }
   if (rc == 0) {
     rc = hl_secretbox_load_key(&e->box, cfg->data_dir, err);
@@ -351,6 +380,7 @@ int hl_engine_run(const hl_config *cfg, hl_err *err) {
     hl_storer_options so = {.data_dir = cfg->data_dir,
                             .lanes = e->workers_n,
                             .lease_ms = 5 * 60 * 1000,
+                            .reclaim_leases = true,
                             .retention_ms = cfg->retention_ms,
                             .on_due = on_due,
                             .on_endpoints = on_endpoints,

@@ -358,8 +358,8 @@ static void poll_due(hl_storer *s, int64_t now_ms) {
     due_item *it = &items[i];
     hl_span id = hl_span_cstr(it->id);
     if (it->verdict == HL_PENDING_TAKEN) {
-      rc = hl_store_pending_put(s->store, id, it->endpoint_rowid, it->attempt,
-                                now_ms + s->o.lease_ms, &err);
+      rc = hl_store_pending_lease(s->store, id, it->endpoint_rowid, now_ms + s->o.lease_ms,
+                                  &err);
       atomic_fetch_add_explicit(&s->stats.due_dispatched, 1, memory_order_relaxed);
     } else if (it->verdict == HL_PENDING_DROP) {
       hl_attempt_rec a = {.message_id = id,
@@ -519,6 +519,14 @@ int hl_storer_new(hl_storer **out, const hl_storer_options *o, hl_err *err) {
   }
   if (rc == 0) {
     rc = hl_store_open(&s->store, o->data_dir, HL_STORE_READ_WRITE, err);
+  }
+  if (rc == 0 && o->reclaim_leases) {
+    int64_t n = hl_store_pending_reclaim(s->store, (int64_t)hl_clock_wall_ms(), err);
+    rc = n < 0 ? (int)n : 0;
+    if (n > 0) {
+      HL_LOG(HL_LOG_INFO, "retries handed to an engine that stopped are due again",
+             HL_F_INT("deliveries", n));
+    }
   }
   if (rc != 0) {
     hl_storer_stop(s);

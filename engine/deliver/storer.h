@@ -63,6 +63,9 @@ typedef struct hl_storer_options {
   size_t lane_bytes;         /* 0: HL_STORER_LANE_BYTES_DEFAULT */
   uint32_t poll_ms;          /* 0: HL_STORER_POLL_MS_DEFAULT */
   uint32_t lease_ms;         /* a dispatched retry is re-sent after this */
+  bool reclaim_leases;       /* at open: the caller owns the data directory,
+                                so leases left by an engine that died are
+                                due again now */
   int64_t retention_ms;      /* keep the log this long; 0: forever */
   /* Called on the store thread with a due retry; spans valid during the
    * call only. */

@@ -82,6 +82,10 @@ static const char *const migrations[] = {
     "  breaker TEXT NOT NULL,"
     "  since_ms INTEGER NOT NULL,"
     "  consecutive_failures INTEGER NOT NULL);",
+    /* 3: a retry handed to a running engine is leased (next_ms is then the
+     * lease's end); the next engine to start takes leases back at once
+     * rather than waiting for them to run out. */
+    "ALTER TABLE pending ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(HL_ARRAY_LEN(migrations) == HL_STORE_SCHEMA_VERSION,
@@ -103,6 +107,8 @@ enum {
   ST_PENDING_PUT,
   ST_PENDING_DELETE,
   ST_PENDING_DUE,
+  ST_PENDING_LEASE,
+  ST_PENDING_RECLAIM,
   ST_PENDING_COUNT,
   ST_DEAD_PUT,
   ST_ENDPOINT_STATE_PUT,
@@ -139,6 +145,9 @@ static const char *const statement_sql[ST_COUNT] = {
                        "m.created_ms, p.endpoint, p.attempt, p.next_ms FROM pending p "
                        "JOIN messages m ON m.id = p.message_id "
                        "WHERE p.next_ms <= ?1 ORDER BY p.next_ms LIMIT ?2",
+    [ST_PENDING_LEASE] = "UPDATE pending SET next_ms = ?3, leased = 1 "
+                         "WHERE message_id = ?1 AND endpoint = ?2",
+    [ST_PENDING_RECLAIM] = "UPDATE pending SET next_ms = ?1, leased = 0 WHERE leased = 1",
     [ST_PENDING_COUNT] = "SELECT count(*) FROM pending",
     [ST_DEAD_PUT] = "INSERT OR REPLACE INTO dead_letters (message_id, endpoint, dead_ms, "
                     "last_error) VALUES (?1, ?2, ?3, ?4)",
@@ -544,6 +553,21 @@ int hl_store_pending_due(hl_store *s, int64_t now_ms, uint32_t limit,
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return rc;
+}
+
+int hl_store_pending_lease(hl_store *s, hl_span message_id, int64_t endpoint_rowid,
+                           int64_t until_ms, hl_err *err) {
+  sqlite3_stmt *st = s->st[ST_PENDING_LEASE];
+  bind_span(st, 1, message_id);
+  sqlite3_bind_int64(st, 2, endpoint_rowid);
+  sqlite3_bind_int64(st, 3, until_ms);
+  return run_write(s, ST_PENDING_LEASE, err, "leasing retry");
+}
+
+int64_t hl_store_pending_reclaim(hl_store *s, int64_t now_ms, hl_err *err) {
+  sqlite3_bind_int64(s->st[ST_PENDING_RECLAIM], 1, now_ms);
+  int rc = run_write(s, ST_PENDING_RECLAIM, err, "reclaiming leased retries");
+  return rc != 0 ? rc : sqlite3_changes64(s->db);
 }
 
 int64_t hl_store_pending_count(hl_store *s) {

@@ -32,7 +32,7 @@ typedef struct sqlite3 sqlite3;
 #define HL_STORE_FILE "hookline.db"
 #define HL_STORE_BUSY_TIMEOUT_MS 5000
 /* The schema version this build creates and migrates to. */
-#define HL_STORE_SCHEMA_VERSION 2
+#define HL_STORE_SCHEMA_VERSION 3
 
 typedef enum hl_store_mode {
   HL_STORE_READ_WRITE = 0, /* create the data dir and schema if missing */
@@ -161,6 +161,18 @@ typedef struct hl_pending_rec {
  * before |now_ms|, earliest first; spans are valid only during the call. */
 int hl_store_pending_due(hl_store *s, int64_t now_ms, uint32_t limit,
                          int (*fn)(const hl_pending_rec *p, void *ctx), void *ctx, hl_err *err);
+
+/* hl_store_pending_lease marks a due delivery as handed to the running
+ * engine until |until_ms|: it is not due again before then. A later
+ * hl_store_pending_put or _delete of the pair ends the lease. */
+int hl_store_pending_lease(hl_store *s, hl_span message_id, int64_t endpoint_rowid,
+                           int64_t until_ms, hl_err *err);
+
+/* hl_store_pending_reclaim makes every leased delivery due at |now_ms|
+ * again. Only an engine that starts, and so owns the data directory (its
+ * lock), may call it: the leases it takes back belonged to an engine that
+ * is gone. Returns how many, or a negative errno. */
+int64_t hl_store_pending_reclaim(hl_store *s, int64_t now_ms, hl_err *err);
 
 /* hl_store_pending_count returns the number of scheduled deliveries. */
 int64_t hl_store_pending_count(hl_store *s);
