@@ -85,7 +85,7 @@ static int64_t count(hl_store *s, const char *sql) {
 TEST(migration_2_adds_endpoint_state) {
   char dir[512];
   hl_store *s = fresh(dir, sizeof(dir));
-  ASSERT_EQ(hl_store_schema_version(s), 2);
+  ASSERT_EQ(hl_store_schema_version(s), HL_STORE_SCHEMA_VERSION);
   hl_err err = {{0}};
   hl_endpoint_state st;
   ASSERT_EQ(hl_query_endpoint_state(s, 1, &st, &err), -ENOENT);
@@ -104,8 +104,10 @@ TEST(a_version_1_database_is_migrated_in_place) {
   hl_store *s = fresh(dir, sizeof(dir));
   int64_t ep = add_endpoint(s, "crm");
   add_attempt(s, (att){"m1", ep, 1, NOW, 200, HL_OUTCOME_DELIVERED, NULL, 0, NULL});
-  /* Make it look like a schema-1 file: drop what migration 2 made. */
-  ASSERT_EQ(sqlite3_exec(hl_store_db(s), "DROP TABLE endpoint_state; PRAGMA user_version = 1",
+  /* Make it look like a schema-1 file: drop what migrations 2 and 3 made. */
+  ASSERT_EQ(sqlite3_exec(hl_store_db(s),
+                         "DROP TABLE endpoint_state; ALTER TABLE pending DROP COLUMN leased;"
+                         "PRAGMA user_version = 1",
                          NULL, NULL, NULL),
             SQLITE_OK);
   hl_store_close(s);
@@ -113,9 +115,10 @@ TEST(a_version_1_database_is_migrated_in_place) {
   ASSERT_EQ(hl_store_open(&s, dir, HL_STORE_READ_ONLY, &err), -EPROTO);
   ASSERT_CONTAINS(err.msg, "needs migrating");
   ASSERT_EQ(hl_store_open(&s, dir, HL_STORE_READ_WRITE, &err), 0);
-  ASSERT_EQ(hl_store_schema_version(s), 2);
+  ASSERT_EQ(hl_store_schema_version(s), HL_STORE_SCHEMA_VERSION);
   ASSERT_EQ(count(s, "SELECT count(*) FROM attempts"), 1);
   ASSERT_EQ(hl_store_endpoint_state_put(s, ep, "open", NOW, 3, &err), 0);
+  ASSERT_EQ(count(s, "SELECT count(*) FROM pending WHERE leased"), 0);
   hl_store_close(s);
 }
 
