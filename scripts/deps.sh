@@ -9,9 +9,9 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config
   liburing-dev android-libboringssl-dev libmimalloc-dev libsqlite3-dev
-  libcjson-dev libc-ares-dev libhiredis-dev
+  libcjson-dev libc-ares-dev
   clang libclang-rt-14-dev
-  nginx-light redis-server curl openssl python3
+  nginx-light curl openssl python3
 )
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(wrk libcurl4-openssl-dev libipsec-mb-dev)
@@ -31,7 +31,7 @@ sudo=()
 [[ $(id -u) -ne 0 ]] && sudo=(sudo)
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-# nginx and redis-server must not start system services: tests start their
+# nginx must not start a system service: tests start their
 # own instances on loopback in temporary directories.
 if [[ ! -e /usr/sbin/policy-rc.d ]]; then
   printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
