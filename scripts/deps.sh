@@ -12,6 +12,7 @@ pkgs=(
   libcjson-dev libc-ares-dev
   clang libclang-rt-14-dev
   nginx-light curl openssl python3
+  ruby golang-go  # the receiver's guide's Ruby and Go verifiers are tested
 )
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(wrk libcurl4-openssl-dev libipsec-mb-dev)
