@@ -380,6 +380,41 @@ def test_a_retry_in_flight_at_a_crash_is_sent_again_at_the_next_start():
             check(time.time() - t0 < 10, "without waiting for the lease")
 
 
+def test_a_retry_handed_over_twice_is_sent_once():
+    # The store thread leases a due retry as it hands it to the worker; if
+    # the lease runs out while the worker still holds the delivery (a long
+    # queue, a slow request), the row is handed over again. Simulated here by
+    # ending the lease by hand while the retry is in flight.
+    import sqlite3
+    with hltest.tempdir() as d:
+        pki, sink = setup(d, routes=["/fail=status:503", "/slow=delay:2500"])
+        with sink, hlengine.Engine(d, ca=pki.ca) as eng:
+            eng.apply([{"id": "twice", "url": sink.url(0, "/fail"),
+                        "retry_schedule_s": [0, 1, 1]}])
+            eng.send("lead.created", {"email": "a@b.c"}, id="m-twice")
+            eq(eng.wait_attempts(1)[0]["status"], 503, "first attempt")
+            eng.hookline(["endpoint", "update", "twice", "--url", sink.url(0, "/slow")])
+            db = os.path.join(eng.data, "hookline.db")
+            deadline = time.time() + 10
+            leased = 0
+            while time.time() < deadline and not leased:
+                time.sleep(0.05)
+                with sqlite3.connect(db) as c:
+                    leased = c.execute("SELECT count(*) FROM pending WHERE leased").fetchone()[0]
+            eq(leased, 1, "the retry is leased to the engine")
+            with sqlite3.connect(db) as c:
+                c.execute("UPDATE pending SET next_ms = 0")
+            rows = eng.wait_attempts(1, "--status", "200", timeout=10)
+            time.sleep(1.5)  # a second copy, if sent, would be logged by now
+            rows = eng.attempts()
+            eq(sorted((r["attempt"], r["status"]) for r in rows), [(1, 503), (2, 200)],
+               "one retry, sent once")
+            eq(len([r for r in sink.records() if r["target"] == "/slow"]), 1,
+               "the receiver saw it once")
+            with sqlite3.connect(db) as c:
+                eq(c.execute("SELECT count(*) FROM pending").fetchone()[0], 0, "nothing pending")
+
+
 def test_a_full_lane_spills_to_the_database_and_nothing_is_lost():
     # ~3 MB of messages behind a slow endpoint: more than half a 4 MiB lane,
     # so the oldest are parked in the pending table and the ring moves on.

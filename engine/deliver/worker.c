@@ -55,6 +55,7 @@ typedef struct dlv {
   hl_target *target; /* one reference */
   uint32_t attempt;
   bool from_pending;   /* a pending row exists for it */
+  bool held;           /* in the worker's set of pending-row deliveries */
   bool payload_stored; /* the payload is in the messages table */
   char *owned;         /* owned copies of the message fields */
   hl_span id, event, tenant, endpoint, data;
@@ -139,6 +140,8 @@ struct hl_worker {
   ep_rt *active;
 
   dlv *dels;
+  uint32_t *held;     /* open addressing: delivery index + 1, 0 = empty */
+  uint32_t held_mask;
   uint32_t dels_free; /* freed slots; below dels_hwm */
   uint32_t dels_hwm;  /* slots never used yet start here (untouched memory) */
   uint32_t dels_used;
@@ -300,7 +303,68 @@ static void dlv_unlink_msg(hl_worker *w, dlv *d) {
   d->msg = d->msg_next = d->msg_prev = NONE;
 }
 
+/* --- deliveries that have a pending row -------------------------------------
+ * The store thread leases a due row as it hands it over. A lease that runs
+ * out while the delivery still waits here (behind a long queue), or one
+ * lost with a failed commit, hands the same (message, endpoint) over again.
+ * The worker keeps its deliveries that have a pending row in this set and
+ * drops such a second copy: the one it holds ends or replaces the row when
+ * it finishes. (A replay of a delivery that is in flight at that moment is
+ * dropped the same way: the attempt in flight is the replay's answer.) */
+
+static uint32_t held_home(hl_worker *w, hl_span id, int64_t rowid) {
+  uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)rowid;
+  for (size_t i = 0; i < id.len; i++) {
+    h = (h ^ (uint8_t)id.ptr[i]) * 0x100000001b3ull;
+  }
+  return (uint32_t)(h ^ (h >> 32)) & w->held_mask;
+}
+
+/* held_find returns the slot holding (id, rowid), or the empty slot where
+ * it would go. */
+static uint32_t held_find(hl_worker *w, hl_span id, int64_t rowid) {
+  uint32_t i = held_home(w, id, rowid);
+  while (w->held[i] != 0) {
+    const dlv *d = &w->dels[w->held[i] - 1];
+    if (d->ep->rowid == rowid && hl_span_eq(d->id, id)) {
+      break;
+    }
+    i = (i + 1) & w->held_mask;
+  }
+  return i;
+}
+
+static void held_add(hl_worker *w, dlv *d) {
+  uint32_t i = held_find(w, d->id, d->ep->rowid);
+  if (w->held[i] == 0) { /* a producer's duplicate id may be there already */
+    w->held[i] = (uint32_t)(d - w->dels) + 1;
+    d->held = true;
+  }
+}
+
+/* held_remove empties |d|'s slot and shifts back the entries after it that
+ * probed past it (linear probing without tombstones). */
+static void held_remove(hl_worker *w, dlv *d) {
+  uint32_t i = held_find(w, d->id, d->ep->rowid);
+  HL_ASSERT(w->held[i] == (uint32_t)(d - w->dels) + 1);
+  w->held[i] = 0;
+  d->held = false;
+  for (uint32_t j = (i + 1) & w->held_mask; w->held[j] != 0; j = (j + 1) & w->held_mask) {
+    const dlv *o = &w->dels[w->held[j] - 1];
+    uint32_t k = held_home(w, o->id, o->ep->rowid);
+    bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+    if (!stays) {
+      w->held[i] = w->held[j];
+      w->held[j] = 0;
+      i = j;
+    }
+  }
+}
+
 static void dlv_free(hl_worker *w, dlv *d) {
+  if (d->held) {
+    held_remove(w, d);
+  }
   dlv_unlink_msg(w, d);
   hl_target_unref(d->target);
   free(d->owned);
@@ -509,6 +573,9 @@ static int64_t defer(hl_worker *w, dlv *d, int64_t next_ms) {
   if (seq > 0) {
     d->payload_stored = true;
     d->from_pending = true;
+    if (!d->held) {
+      held_add(w, d);
+    }
     stat_add(&w->stats.deferred, 1);
   }
   return seq;
@@ -855,6 +922,11 @@ static void inbox_take(hl_worker *w) {
       hl_spsc_pop(&w->inbox);
       continue;
     }
+    if (w->held[held_find(w, hl_span_make(r + sizeof(h), h.len[0]), h.endpoint_rowid)] != 0) {
+      hl_spsc_pop(&w->inbox); /* already here: see held_add */
+      stat_add(&w->stats.redispatched, 1);
+      continue;
+    }
     uint32_t di = dlv_alloc(w);
     dlv *d = &w->dels[di];
     size_t total = len - sizeof(h);
@@ -872,6 +944,8 @@ static void inbox_take(hl_worker *w) {
     d->attempt = h.attempt;
     d->from_pending = true;
     d->payload_stored = true;
+    d->ep = e;
+    held_add(w, d);
     dlv_start_queue(w, di, e);
   }
 }
@@ -1392,6 +1466,12 @@ int hl_worker_new(hl_worker_shared *sh, uint32_t index, hl_worker **out, hl_err 
   /* Sized for the worst case, touched only as used (base/mem.h). */
   w->cq = hl_mem_reserve(cq_n * sizeof(commit_ent));
   w->dels = hl_mem_reserve(sh->deliveries_max * sizeof(dlv));
+  uint64_t held_n = 1;
+  while (held_n < (uint64_t)sh->deliveries_max * 2) {
+    held_n <<= 1;
+  }
+  w->held_mask = (uint32_t)held_n - 1;
+  w->held = hl_mem_reserve(held_n * sizeof(uint32_t));
   w->msgs = hl_mem_reserve(sh->messages_max * sizeof(wmsg));
   w->dels_free = w->msgs_free = NONE;
   w->eps_mask = 63;
@@ -1503,6 +1583,7 @@ void hl_worker_free(hl_worker *w) {
   free(w->eps);
   hl_mem_release(w->cq, (w->cq_mask + 1) * sizeof(commit_ent));
   hl_mem_release(w->dels, w->sh->deliveries_max * sizeof(dlv));
+  hl_mem_release(w->held, ((size_t)w->held_mask + 1) * sizeof(uint32_t));
   hl_mem_release(w->msgs, w->sh->messages_max * sizeof(wmsg));
   free(w->scratch_body);
   free(w->scratch_misc);

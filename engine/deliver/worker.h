@@ -86,6 +86,8 @@ typedef struct hl_worker_stats {
   _Atomic uint64_t disabled;
   _Atomic uint64_t spilled;
   _Atomic uint64_t deferred;      /* parked by a breaker or overflow */
+  _Atomic uint64_t redispatched;  /* a pending delivery handed over again
+                                     while held (lease ran out): dropped */
   _Atomic uint64_t render_errors;
   _Atomic uint64_t in_flight;     /* gauge: requests at the client */
   _Atomic uint64_t queued;        /* gauge: deliveries waiting at a gate */
