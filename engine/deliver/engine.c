@@ -321,9 +321,11 @@ static int lock_data_dir(engine *e, hl_err *err) {
     return hl_err_fail(err, -errno, "--data-dir: cannot open %s: %s", path, strerror(errno));
   }
   if (flock(e->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-    return hl_err_fail(err, rc, "--data-dir: another engine is running on %s",
-                       e->cfg->data_dir);
+    if (errno == EWOULDBLOCK) {
+      return hl_err_fail(err, -EBUSY, "--data-dir: another engine is running on %s",
+                         e->cfg->data_dir);
+    }
+    return hl_err_fail(err, -errno, "--data-dir: cannot lock %s: %s", path, strerror(errno));
   }
   return 0;
 }

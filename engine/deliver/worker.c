@@ -1288,7 +1288,9 @@ static void spill_slow(hl_worker *w, int64_t now) {
   bool any = false;
   for (uint32_t l = 0; l < g.lane_count && l < HL_RING_LANES_MAX; l++) {
     hl_ring_lane_info li;
-    pressed[l] = hl_ring_cursor_lane_info(w->cursor, l, &li) == 0 &&
+    /* head and tail are read one after the other: a lane reset between
+     * the two reads can make tail pass head, which is no pressure. */
+    pressed[l] = hl_ring_cursor_lane_info(w->cursor, l, &li) == 0 && li.head >= li.tail &&
                  li.head - li.tail > g.lane_bytes / 2;
     any |= pressed[l];
   }

@@ -206,6 +206,11 @@ static int migrate(hl_store *s, hl_err *err) {
                        v, latest);
   }
   int rc = exec_sql(s, "BEGIN IMMEDIATE", err);
+  if (rc == 0) {
+    /* Another process may have migrated between the read and the lock. */
+    v = hl_store_schema_version(s);
+    rc = v < 0 ? db_fail(s, err, "reading the schema version") : 0;
+  }
   for (int i = v; rc == 0 && i < latest; i++) {
     char pragma[64];
     hl_buf b;
