@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 
-NOT_MICRO = {"produce"}  # bench/*.c that are parts of the harness, not benchmarks
+NOT_MICRO = {"produce", "load"}  # bench/*.c that are tools (harness, load generator)
 
 # name -> {mode: [argument lists, one run each]}; "full" also covers smoke.
 ARGS = {
