@@ -362,8 +362,11 @@ static int f_filter(const cJSON *item, void *vctx, hl_err *err) {
   return walk_object(item, "filter", fields, HL_ARRAY_LEN(fields), vctx, err);
 }
 
+/* parse_kvs reads an object of name: value. With |sealed_credentials| (the
+ * store's headers) the values of credential headers are sealed texts, longer
+ * than the plaintext they hold. */
 static int parse_kvs(const cJSON *item, const char *field, hl_endpoint_kv *kv, uint32_t *n,
-                     uint32_t max, size_t name_max, hl_err *err) {
+                     uint32_t max, size_t name_max, bool sealed_credentials, hl_err *err) {
   if (!cJSON_IsObject(item)) {
     return hl_err_fail(err, -EINVAL, "%s: expected an object of name: value", field);
   }
@@ -385,11 +388,14 @@ static int parse_kvs(const cJSON *item, const char *field, hl_endpoint_kv *kv, u
     hl_buf w;
     hl_buf_init(&w, where, sizeof(where));
     hl_buf_printf(&w, "%s.%.64s", field, m->string);
+    size_t value_max = HL_HTTP_HEADER_VALUE_BYTES_MAX;
+    if (sealed_credentials && sensitive_header(m->string)) {
+      value_max = HL_SECRETBOX_TEXT_BYTES(HL_HTTP_HEADER_VALUE_BYTES_MAX);
+    }
     kv[*n].name = strdup(m->string);
     int rc = kv[*n].name != NULL ? 0 : -ENOMEM;
     if (rc == 0) {
-      rc = dup_string(m, hl_buf_cstr(&w), HL_HTTP_HEADER_VALUE_BYTES_MAX, true, &kv[*n].value,
-                      err);
+      rc = dup_string(m, hl_buf_cstr(&w), value_max, true, &kv[*n].value, err);
     }
     (*n)++;
     if (rc != 0) {
@@ -400,14 +406,15 @@ static int parse_kvs(const cJSON *item, const char *field, hl_endpoint_kv *kv, u
 }
 
 static int f_headers(const cJSON *item, void *vctx, hl_err *err) {
-  hl_endpoint_config *c = ((parse_ctx *)vctx)->c;
-  return parse_kvs(item, "headers", c->headers, &c->headers_n, HL_ENDPOINT_HEADERS_MAX,
-                   HL_SIGN_HEADER_NAME_BYTES_MAX, err);
+  parse_ctx *ctx = vctx;
+  return parse_kvs(item, "headers", ctx->c->headers, &ctx->c->headers_n, HL_ENDPOINT_HEADERS_MAX,
+                   HL_SIGN_HEADER_NAME_BYTES_MAX, ctx->source == HL_ENDPOINT_FROM_STORE, err);
 }
 
 static int f_query(const cJSON *item, void *vctx, hl_err *err) {
   hl_endpoint_config *c = ((parse_ctx *)vctx)->c;
-  return parse_kvs(item, "query", c->query, &c->query_n, HL_ENDPOINT_QUERY_PARAMS_MAX, 256, err);
+  return parse_kvs(item, "query", c->query, &c->query_n, HL_ENDPOINT_QUERY_PARAMS_MAX, 256, false,
+                   err);
 }
 
 /* auth ---------------------------------------------------------------------- */
@@ -423,24 +430,32 @@ static int f_auth_type(const cJSON *item, void *vctx, hl_err *err) {
   return hl_err_fail(err, -EINVAL, "type: expected none, bearer, basic or api_key");
 }
 
+/* secret_bytes_max: the longest text a secret field may hold: the plaintext
+ * from a user, its sealed text (which is longer) from the store. */
+static size_t secret_bytes_max(const parse_ctx *ctx) {
+  return ctx->source == HL_ENDPOINT_FROM_STORE
+             ? HL_SECRETBOX_TEXT_BYTES(HL_SECRETBOX_PLAINTEXT_BYTES_MAX)
+             : HL_SECRETBOX_PLAINTEXT_BYTES_MAX;
+}
+
 static int f_auth_token(const cJSON *item, void *vctx, hl_err *err) {
-  return dup_string(item, "token", HL_SECRETBOX_PLAINTEXT_BYTES_MAX, false,
-                    &((parse_ctx *)vctx)->c->auth.token, err);
+  parse_ctx *ctx = vctx;
+  return dup_string(item, "token", secret_bytes_max(ctx), false, &ctx->c->auth.token, err);
 }
 static int f_auth_username(const cJSON *item, void *vctx, hl_err *err) {
   return dup_string(item, "username", 256, false, &((parse_ctx *)vctx)->c->auth.username, err);
 }
 static int f_auth_password(const cJSON *item, void *vctx, hl_err *err) {
-  return dup_string(item, "password", HL_SECRETBOX_PLAINTEXT_BYTES_MAX, true,
-                    &((parse_ctx *)vctx)->c->auth.password, err);
+  parse_ctx *ctx = vctx;
+  return dup_string(item, "password", secret_bytes_max(ctx), true, &ctx->c->auth.password, err);
 }
 static int f_auth_header(const cJSON *item, void *vctx, hl_err *err) {
   return dup_string(item, "header", HL_SIGN_HEADER_NAME_BYTES_MAX, false,
                     &((parse_ctx *)vctx)->c->auth.header, err);
 }
 static int f_auth_value(const cJSON *item, void *vctx, hl_err *err) {
-  return dup_string(item, "value", HL_SECRETBOX_PLAINTEXT_BYTES_MAX, false,
-                    &((parse_ctx *)vctx)->c->auth.value, err);
+  parse_ctx *ctx = vctx;
+  return dup_string(item, "value", secret_bytes_max(ctx), false, &ctx->c->auth.value, err);
 }
 
 static int f_auth(const cJSON *item, void *vctx, hl_err *err) {
