@@ -299,6 +299,36 @@ TEST(patch_replaces_given_fields_only) {
   hl_endpoint_config_free(&c);
 }
 
+/* Found by fuzz/endpoint_config: with "secret" before "scheme" the scheme
+ * change dropped the secret just given, so {"secret": S, "scheme":
+ * "standard"} parsed without a secret and failed validation as "missing",
+ * while the other member order worked. JSON members have no order. */
+TEST(signing_secret_and_scheme_in_either_order) {
+  static const char *const docs[] = {
+      "{\"id\":\"a\",\"url\":\"https://example.com/\",\"signing\":{\"secret\":"
+      "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"scheme\":\"standard\"}}",
+      "{\"id\":\"a\",\"url\":\"https://example.com/\",\"signing\":{\"scheme\":"
+      "\"standard\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}}"};
+  static const char *const patches[] = {
+      "{\"signing\":{\"secret\":\"0123456789abcdef0123\",\"scheme\":\"stripe\"}}",
+      "{\"signing\":{\"scheme\":\"stripe\",\"secret\":\"0123456789abcdef0123\"}}"};
+  for (size_t i = 0; i < 2; i++) {
+    hl_endpoint_config c;
+    parse_ok(docs[i], &c);
+    ASSERT_EQ(c.signing.scheme, HL_SIGN_STANDARD);
+    ASSERT_EQ(c.signing.secrets_n, 1);
+    ASSERT_STR_EQ(c.signing.secrets[0].value, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    cJSON *patch = cJSON_Parse(patches[i]);
+    hl_err err = {{0}};
+    ASSERT_EQ(hl_endpoint_patch(&c, patch, &err), 0);
+    cJSON_Delete(patch);
+    ASSERT_EQ(c.signing.scheme, HL_SIGN_STRIPE);
+    ASSERT_EQ(c.signing.secrets_n, 1);
+    ASSERT_STR_EQ(c.signing.secrets[0].value, "0123456789abcdef0123");
+    hl_endpoint_config_free(&c);
+  }
+}
+
 TEST(rotation_keeps_the_old_secret_for_the_grace_period) {
   hl_endpoint_config c;
   parse_ok(full_json, &c);

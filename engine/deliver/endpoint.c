@@ -233,6 +233,7 @@ typedef struct parse_ctx {
   hl_endpoint_source source;
   bool have_url;
   bool have_id;
+  bool signing_secret_given; /* the signing object being read has a secret */
 } parse_ctx;
 
 static int f_id(const cJSON *item, void *vctx, hl_err *err) {
@@ -543,11 +544,14 @@ static int f_sign_scheme(const cJSON *item, void *vctx, hl_err *err) {
                        "scheme: expected standard, hmac-sha256, stripe, static or none");
   }
   if (scheme != c->signing.scheme) {
-    /* Secrets of one scheme mean nothing to another. */
-    for (uint32_t i = 0; i < c->signing.secrets_n; i++) {
-      free_secret(&c->signing.secrets[i].value);
+    /* Secrets of one scheme mean nothing to another; a secret given beside
+     * the new scheme is for it, whichever member comes first. */
+    if (!((parse_ctx *)vctx)->signing_secret_given) {
+      for (uint32_t i = 0; i < c->signing.secrets_n; i++) {
+        free_secret(&c->signing.secrets[i].value);
+      }
+      c->signing.secrets_n = 0;
     }
-    c->signing.secrets_n = 0;
     c->signing.scheme = scheme;
   }
   return 0;
@@ -614,6 +618,9 @@ static int f_signing(const cJSON *item, void *vctx, hl_err *err) {
   static const field_def fields[] = {{"scheme", f_sign_scheme},   {"header", f_sign_header},
                                      {"prefix", f_sign_prefix},   {"secret", f_sign_secret},
                                      {"secrets", f_sign_secrets}};
+  parse_ctx *ctx = vctx;
+  ctx->signing_secret_given = cJSON_GetObjectItemCaseSensitive(item, "secret") != NULL ||
+                              cJSON_GetObjectItemCaseSensitive(item, "secrets") != NULL;
   return walk_object(item, "signing", fields, HL_ARRAY_LEN(fields), vctx, err);
 }
 
