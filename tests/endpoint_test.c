@@ -91,6 +91,28 @@ TEST(parse_errors_name_the_field) {
               "filter: any_present[0]");
 }
 
+/* Found by fuzz/endpoint_config: cJSON passes bytes that are not UTF-8
+ * through (`endpoint update --fields`, flags), and the store and the
+ * redacted view then held text that is not JSON. */
+TEST(strings_must_be_utf8) {
+  parse_fails("{\"url\":\"https://example.com/\xff\"}", "url: not valid UTF-8");
+  parse_fails("{\"url\":\"https://x\",\"headers\":{\"X-Api-Ke\x83\":\"1\"}}",
+              "headers: names must be valid UTF-8");
+  parse_fails("{\"url\":\"https://x\",\"headers\":{\"X-A\":\"\xc0\xaf\"}}",
+              "headers.X-A: not valid UTF-8");
+  parse_fails("{\"url\":\"https://x\",\"auth\":{\"type\":\"bearer\",\"token\":\"\xed\xa0\x80\"}}",
+              "auth: token: not valid UTF-8");
+  parse_fails("{\"url\":\"https://x\",\"template\":{\"\xf5\":1}}", "template: not valid UTF-8");
+  parse_fails("{\"url\":\"https://x\",\"filter\":{\"all_present\":[\"a\xe2\x82\"]}}",
+              "filter: all_present[0]");
+  /* Well-formed UTF-8 is fine everywhere. */
+  hl_endpoint_config c;
+  parse_ok("{\"url\":\"https://example.com/caf\xc3\xa9\",\"headers\":{\"X-\xe2\x82\xac\":"
+           "\"\xf0\x9f\x98\x80\"},\"template\":{\"\xc3\xa9\":\"{{a}}\"}}",
+           &c);
+  hl_endpoint_config_free(&c);
+}
+
 TEST(sealed_round_trip_restores_every_secret) {
   hl_secretbox box;
   test_box(&box);

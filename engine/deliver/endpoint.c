@@ -18,6 +18,7 @@
 #include "base/assert.h"
 #include "http/h1_syntax.h"
 #include "text/url.h"
+#include "text/utf8.h"
 
 const uint32_t hl_retry_schedule_default_s[] = {0,     5,     300,   1800,  7200,
                                                 18000, 36000, 50400, 72000, 86400};
@@ -164,6 +165,11 @@ static int dup_string(const cJSON *item, const char *field, size_t bytes_max, bo
   }
   if (n == 0 && !allow_empty) {
     return hl_err_fail(err, -EINVAL, "%s: must not be empty", field);
+  }
+  /* cJSON passes raw bytes through; the texts written back (the store, the
+   * redacted view) must stay JSON, which is UTF-8. */
+  if (!hl_utf8_valid(hl_span_make(item->valuestring, n))) {
+    return hl_err_fail(err, -EINVAL, "%s: not valid UTF-8", field);
   }
   free(*out);
   *out = strdup(item->valuestring);
@@ -338,7 +344,7 @@ static bool field_path_valid(const char *p) {
       return false;
     }
   }
-  return true;
+  return hl_utf8_valid(hl_span_make(p, n));
 }
 
 static int f_filter_any(const cJSON *item, void *vctx, hl_err *err) {
@@ -379,6 +385,9 @@ static int parse_kvs(const cJSON *item, const char *field, hl_endpoint_kv *kv, u
     size_t name_len = strlen(m->string);
     if (name_len == 0 || name_len > name_max) {
       return hl_err_fail(err, -EINVAL, "%s: names must be 1 to %zu bytes", field, name_max);
+    }
+    if (!hl_utf8_valid(hl_span_make(m->string, name_len))) {
+      return hl_err_fail(err, -EINVAL, "%s: names must be valid UTF-8", field);
     }
     for (uint32_t i = 0; i < *n; i++) {
       if (strcasecmp(kv[i].name, m->string) == 0) {
@@ -521,8 +530,12 @@ static int f_template(const cJSON *item, void *vctx, hl_err *err) {
     if (c->template_text == NULL) {
       return hl_err_fail(err, -ENOMEM, "template: out of memory");
     }
-    if (strlen(c->template_text) > HL_TEMPLATE_BYTES_MAX) {
+    size_t n = strlen(c->template_text);
+    if (n > HL_TEMPLATE_BYTES_MAX) {
       return hl_err_fail(err, -EINVAL, "template: longer than %d bytes", HL_TEMPLATE_BYTES_MAX);
+    }
+    if (!hl_utf8_valid(hl_span_make(c->template_text, n))) {
+      return hl_err_fail(err, -EINVAL, "template: not valid UTF-8");
     }
     return 0;
   }
