@@ -89,6 +89,17 @@ TEST(parse_errors_name_the_field) {
   parse_fails("{\"url\":\"https://x\",\"template\":5}", "template: expected");
   parse_fails("{\"url\":\"https://x\",\"filter\":{\"any_present\":[\"a..b\"]}}",
               "filter: any_present[0]");
+  parse_fails("{\"url\":\"https://x\",\"filter\":[]}", "filter: expected an object");
+  /* Not an object at all: the message does not start with an empty field. */
+  parse_fails("[{\"url\":\"https://x\"}]", "expected a JSON object of endpoint fields");
+  hl_endpoint_config c;
+  parse_ok("{\"url\":\"https://x\"}", &c);
+  cJSON *patch = cJSON_Parse("\"url\"");
+  hl_err err = {{0}};
+  ASSERT_EQ(hl_endpoint_patch(&c, patch, &err), -EINVAL);
+  ASSERT_STR_EQ(err.msg, "expected a JSON object of endpoint fields");
+  cJSON_Delete(patch);
+  hl_endpoint_config_free(&c);
 }
 
 /* Found by fuzz/endpoint_config: cJSON passes bytes that are not UTF-8

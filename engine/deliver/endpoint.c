@@ -204,6 +204,9 @@ typedef struct field_def {
 
 static int walk_object(const cJSON *obj, const char *where, const field_def *fields, size_t n,
                        void *ctx, hl_err *err) {
+  if (!cJSON_IsObject(obj) && where[0] == '\0') {
+    return hl_err_fail(err, -EINVAL, "expected a JSON object of endpoint fields");
+  }
   if (!cJSON_IsObject(obj)) {
     return hl_err_fail(err, -EINVAL, "%s: expected an object", where);
   }
