@@ -124,6 +124,31 @@ TEST(strings_must_be_utf8) {
   hl_endpoint_config_free(&c);
 }
 
+/* Found by fuzz/endpoint_config (UBSan): numbers were converted to an
+ * integer before their range was checked, undefined for 1e300 or inf. */
+TEST(huge_numbers_are_range_errors) {
+  parse_fails("{\"url\":\"https://x\",\"timeout_ms\":1e300}", "timeout_ms: expected a whole number");
+  parse_fails("{\"url\":\"https://x\",\"max_connections\":-1e300}", "max_connections:");
+  parse_fails("{\"url\":\"https://x\",\"retry_schedule_s\":[0,1e999]}", "retry_schedule_s[1]:");
+  parse_fails("{\"url\":\"https://x\",\"rate_limit_per_s\":4294967296}", "rate_limit_per_s:");
+  static const char *const expires[] = {"1e300", "9223372036854775808", "-1", "1.5"};
+  for (size_t i = 0; i < sizeof(expires) / sizeof(expires[0]); i++) {
+    char text[256];
+    hl_buf b;
+    hl_buf_init(&b, text, sizeof(text));
+    hl_buf_printf(&b,
+                  "{\"id\":\"a\",\"url\":\"https://x\",\"signing\":{\"scheme\":\"stripe\","
+                  "\"secrets\":[{\"value\":\"hlbox1:x\",\"expires_ms\":%s}]}}",
+                  expires[i]);
+    cJSON *j = cJSON_Parse(hl_buf_cstr(&b));
+    hl_endpoint_config c;
+    hl_err err = {{0}};
+    ASSERT_EQ(hl_endpoint_parse(j, HL_ENDPOINT_FROM_STORE, &c, &err), -EINVAL);
+    ASSERT_CONTAINS(err.msg, "secrets.expires_ms: expected a whole number");
+    cJSON_Delete(j);
+  }
+}
+
 TEST(sealed_round_trip_restores_every_secret) {
   hl_secretbox box;
   test_box(&box);

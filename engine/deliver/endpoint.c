@@ -178,8 +178,10 @@ static int dup_string(const cJSON *item, const char *field, size_t bytes_max, bo
 
 static int parse_u32(const cJSON *item, const char *field, uint32_t min, uint32_t max,
                      uint32_t *out, hl_err *err) {
-  if (!cJSON_IsNumber(item) || item->valuedouble != (double)(int64_t)item->valuedouble ||
-      item->valuedouble < min || item->valuedouble > max) {
+  /* The range first: converting a double outside it (1e300, inf) to an
+   * integer type is undefined behaviour. */
+  if (!cJSON_IsNumber(item) || !(item->valuedouble >= min && item->valuedouble <= max) ||
+      item->valuedouble != (double)(uint32_t)item->valuedouble) {
     return hl_err_fail(err, -EINVAL, "%s: expected a whole number from %u to %u", field, min, max);
   }
   *out = (uint32_t)item->valuedouble;
@@ -622,8 +624,11 @@ static int f_sign_secrets(const cJSON *item, void *vctx, hl_err *err) {
     if (rc != 0) {
       return rc;
     }
-    if (!cJSON_IsNumber(expires) || expires->valuedouble < 0) {
-      return hl_err_fail(err, -EINVAL, "secrets.expires_ms: expected a number");
+    /* In range before the conversion, as in parse_u32 (2^63 is exact). */
+    if (!cJSON_IsNumber(expires) ||
+        !(expires->valuedouble >= 0 && expires->valuedouble < 9223372036854775808.0) ||
+        expires->valuedouble != (double)(int64_t)expires->valuedouble) {
+      return hl_err_fail(err, -EINVAL, "secrets.expires_ms: expected a whole number, 0 or more");
     }
     s->expires_ms = (int64_t)expires->valuedouble;
   }
