@@ -21,9 +21,10 @@
  *      key, token, secret, auth, password, signature) shows in the REDACTED
  *      or SEALED text: with every secret replaced by another value the texts
  *      are the same but for the fingerprints and sealed values. Error
- *      messages never contain a secret of 8 bytes or more (unless that text
- *      also occurs in a non-secret string of the input, a field name or a
- *      URL, which a message may quote);
+ *      messages never quote a secret of 8 bytes or more: when one contains
+ *      a secret's text, the run is repeated with that secret reversed and
+ *      the message must still contain the original text (it came from the
+ *      message's own words or a quoted field name or URL, not the secret);
  *   d. patching parse(X) with X itself succeeds and changes nothing (same
  *      REDACTED text): hl_endpoint_patch replaces each given field (auth and
  *      filter as a whole, signing field by field), so a document applied to
@@ -47,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define TEXT_BYTES_MAX (2u << 20)
 #define PATCHES_MAX 4
 #define SECRET_CHECK_BYTES_MIN 8
-#define INPUT_STRINGS_MAX 4096
+#define SECRETS_MAX ((PATCHES_MAX + 1) * (HL_ENDPOINT_HEADERS_MAX + 4))
+#define MESSAGES_MAX 8
 
 /* check reports the failed property's line before aborting. */
 #define check(ok) check_at((ok), __LINE__)
@@ -96,25 +98,10 @@ static bool credential_header(const char *name) {
   return false;
 }
 
-/* The strings of the inputs, split into secret values and everything else
- * (member names and other string values), pointing into the cJSON trees. */
-typedef struct strings {
-  const char *secret[INPUT_STRINGS_MAX];
-  size_t secret_n;
-  const char *plain[INPUT_STRINGS_MAX];
-  size_t plain_n;
-} strings;
-
-static void add(const char **list, size_t *n, const char *s) {
-  if (s != NULL && *n < INPUT_STRINGS_MAX) {
-    list[(*n)++] = s;
-  }
-}
-
-/* is_secret_member: whether |m| (a member of |parent|, itself the member
- * |parent_name| of a top-level endpoint object) holds a secret. */
+/* is_secret_member: whether |m|, a member of the object that is member
+ * |parent_name| of an endpoint object, holds a secret. */
 static bool is_secret_member(const char *parent_name, const cJSON *m) {
-  if (parent_name == NULL || m->string == NULL) {
+  if (parent_name == NULL || m->string == NULL || !cJSON_IsString(m)) {
     return false;
   }
   if (strcmp(parent_name, "signing") == 0) {
@@ -130,37 +117,52 @@ static bool is_secret_member(const char *parent_name, const cJSON *m) {
   return false;
 }
 
-static void collect(const cJSON *node, const char *parent_name, int depth, strings *s) {
-  for (const cJSON *m = node->child; m != NULL; m = m->next) {
-    if (m->string != NULL) {
-      add(s->plain, &s->plain_n, m->string);
+/* The secret strings of an input's endpoint objects, in its cJSON tree. */
+typedef struct secrets {
+  char *value[SECRETS_MAX];
+  size_t n;
+} secrets;
+
+/* collect_secrets adds the secrets of endpoint object |obj| (signing.secret,
+ * auth.*, credential headers: one level down, never inside a template). */
+static void collect_secrets(const cJSON *obj, secrets *out) {
+  if (!cJSON_IsObject(obj)) {
+    return;
+  }
+  for (const cJSON *field = obj->child; field != NULL; field = field->next) {
+    if (!cJSON_IsObject(field)) {
+      continue;
     }
-    if (cJSON_IsString(m)) {
-      if (is_secret_member(parent_name, m)) {
-        add(s->secret, &s->secret_n, m->valuestring);
-      } else {
-        add(s->plain, &s->plain_n, m->valuestring);
+    for (const cJSON *m = field->child; m != NULL; m = m->next) {
+      if (is_secret_member(field->string, m) && out->n < SECRETS_MAX) {
+        out->value[out->n++] = m->valuestring;
       }
     }
-    /* Secrets sit one level into an endpoint object (signing.secret); what
-     * is deeper (a template) is plain. */
-    collect(m, depth == 0 && cJSON_IsObject(node) ? m->string : NULL, depth + 1, s);
   }
 }
 
-/* check_message: property (a) and the error half of (c). */
-static void check_message(const strings *s, const hl_err *err) {
-  check(err->msg[0] != '\0');
-  for (size_t i = 0; i < s->secret_n; i++) {
-    const char *secret = s->secret[i];
-    if (strlen(secret) < SECRET_CHECK_BYTES_MIN || strstr(err->msg, secret) == NULL) {
-      continue;
+static void input_secrets(const cJSON *root, secrets *out) {
+  out->n = 0;
+  if (cJSON_IsArray(root)) {
+    for (const cJSON *e = root->child; e != NULL; e = e->next) {
+      collect_secrets(e, out);
     }
-    bool quoted_elsewhere = false;
-    for (size_t k = 0; k < s->plain_n && !quoted_elsewhere; k++) {
-      quoted_elsewhere = strstr(s->plain[k], secret) != NULL;
-    }
-    check(quoted_elsewhere);
+  } else {
+    collect_secrets(root, out);
+  }
+}
+
+/* The error messages of one run, in order. */
+typedef struct messages {
+  char text[MESSAGES_MAX][HL_ERR_BYTES];
+  size_t n;
+} messages;
+
+/* failed: property (a), and the message kept for the secrets check. */
+static void failed(messages *msgs, int rc, const hl_err *err) {
+  check(rc < 0 && err->msg[0] != '\0');
+  if (msgs->n < MESSAGES_MAX) {
+    memcpy(msgs->text[msgs->n++], err->msg, HL_ERR_BYTES);
   }
 }
 
@@ -255,14 +257,14 @@ static void check_outputs_hide_secrets(hl_endpoint_config *c, scratch *m) {
 }
 
 /* check_round_trip: (b). */
-static void check_round_trip(hl_endpoint_config *c, const strings *s, scratch *m) {
+static void check_round_trip(hl_endpoint_config *c, messages *msgs, scratch *m) {
   hl_buf sealed, x, y;
   write_ok(c, HL_ENDPOINT_SEALED, m->a, &sealed);
   hl_endpoint_config back;
   hl_err err = {{0}};
   int rc = hl_endpoint_load(hl_buf_cstr(&sealed), box(), &back, &err);
   if (rc != 0) {
-    check_message(s, &err);
+    failed(msgs, rc, &err);
   }
   check(rc == 0);
   slots want, got;
@@ -281,14 +283,14 @@ static void check_round_trip(hl_endpoint_config *c, const strings *s, scratch *m
 }
 
 /* check_patch_is_noop: (d). */
-static void check_patch_is_noop(const cJSON *doc, const hl_endpoint_config *c, const strings *s,
+static void check_patch_is_noop(const cJSON *doc, const hl_endpoint_config *c, messages *msgs,
                                 scratch *m) {
   hl_endpoint_config again;
   hl_err err = {{0}};
   check(hl_endpoint_parse(doc, HL_ENDPOINT_FROM_USER, &again, &err) == 0);
   int rc = hl_endpoint_patch(&again, doc, &err);
   if (rc != 0) {
-    check_message(s, &err);
+    failed(msgs, rc, &err);
   }
   check(rc == 0);
   hl_buf x, y;
@@ -298,23 +300,21 @@ static void check_patch_is_noop(const cJSON *doc, const hl_endpoint_config *c, c
   hl_endpoint_config_free(&again);
 }
 
-static void check_config(const cJSON *doc, const cJSON *patches, const strings *s, scratch *m) {
+static void check_config(const cJSON *doc, const cJSON *patches, messages *msgs, scratch *m) {
   hl_endpoint_config c;
   hl_err err = {{0}};
   int rc = hl_endpoint_parse(doc, HL_ENDPOINT_FROM_USER, &c, &err);
   if (rc != 0) {
-    check(rc < 0);
-    check_message(s, &err);
+    failed(msgs, rc, &err);
     return;
   }
-  check_patch_is_noop(doc, &c, s, m);
+  check_patch_is_noop(doc, &c, msgs, m);
   int applied = 0;
   for (const cJSON *p = patches; p != NULL && applied < PATCHES_MAX; p = p->next, applied++) {
     rc = hl_endpoint_patch(&c, p, &err);
     if (rc != 0) {
       /* Partly patched: discarded, as the caller does. */
-      check(rc < 0);
-      check_message(s, &err);
+      failed(msgs, rc, &err);
       hl_endpoint_config_free(&c);
       return;
     }
@@ -328,22 +328,20 @@ static void check_config(const cJSON *doc, const cJSON *patches, const strings *
   hl_endpoint_policy pol = {.netpolicy = &policy, .resolve = false};
   rc = hl_endpoint_validate(&c, &pol, &err);
   if (rc != 0) {
-    check(rc < 0);
-    check_message(s, &err);
+    failed(msgs, rc, &err);
   } else {
-    check_round_trip(&c, s, m);
+    check_round_trip(&c, msgs, m);
   }
   hl_endpoint_config_free(&c);
 }
 
-/* check_store_text: the input as a store row: loads cleanly or not at all. */
-static void check_store_text(const char *text, const strings *s, scratch *m) {
+/* check_store_text: the text as a store row loads cleanly or not at all. */
+static void check_store_text(const char *text, messages *msgs, scratch *m) {
   hl_endpoint_config c;
   hl_err err = {{0}};
   int rc = hl_endpoint_load(text, box(), &c, &err);
   if (rc != 0) {
-    check(rc < 0);
-    check_message(s, &err);
+    failed(msgs, rc, &err);
     return;
   }
   hl_buf x;
@@ -351,9 +349,70 @@ static void check_store_text(const char *text, const strings *s, scratch *m) {
   hl_endpoint_config_free(&c);
 }
 
+/* run checks every property but the error half of (c) on one input (|text|
+ * is what cJSON made |root| from) and collects the error messages. */
+static void run(const cJSON *root, const char *text, messages *msgs, scratch *m) {
+  msgs->n = 0;
+  const cJSON *doc = root, *patches = NULL;
+  if (cJSON_IsArray(root)) {
+    doc = root->child;
+    patches = doc != NULL ? doc->next : NULL;
+  }
+  if (cJSON_IsObject(doc)) {
+    check_config(doc, patches, msgs, m);
+  }
+  check_store_text(text, msgs, m);
+}
+
+/* check_messages_hide: the error half of (c) for |secret|. A message may
+ * contain the secret's text legitimately: a field name, a URL or the
+ * message's own words ("standard") can hold it. So the run is repeated with
+ * the secret reversed wherever it is a secret: a message that quoted it
+ * now holds the reversed text instead; one that did not is unchanged. */
+static void check_messages_hide(const cJSON *root, const messages *msgs, const char *secret,
+                                scratch *m) {
+  size_t n = strlen(secret);
+  bool appears = false;
+  for (size_t k = 0; k < msgs->n && !appears; k++) {
+    appears = strstr(msgs->text[k], secret) != NULL;
+  }
+  if (n < SECRET_CHECK_BYTES_MIN || !appears) {
+    return;
+  }
+  static char reversed[INPUT_BYTES_MAX + 1];
+  for (size_t i = 0; i < n; i++) {
+    reversed[i] = secret[n - 1 - i];
+  }
+  reversed[n] = '\0';
+  if (strcmp(reversed, secret) == 0) {
+    return; /* a palindrome: nothing to tell apart */
+  }
+  cJSON *other = cJSON_Duplicate(root, true);
+  check(other != NULL);
+  static secrets in_other;
+  input_secrets(other, &in_other);
+  for (size_t i = 0; i < in_other.n; i++) {
+    if (strcmp(in_other.value[i], secret) == 0) {
+      memcpy(in_other.value[i], reversed, n);
+    }
+  }
+  char *text = cJSON_PrintUnformatted(other);
+  check(text != NULL);
+  static messages again;
+  run(other, text, &again, m);
+  for (size_t k = 0; k < msgs->n; k++) {
+    if (strstr(msgs->text[k], secret) != NULL) {
+      check(k < again.n && strstr(again.text[k], secret) != NULL);
+    }
+  }
+  free(text);
+  cJSON_Delete(other);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static scratch m;
-  static strings s;
+  static messages msgs;
+  static secrets in_input;
   static char text[INPUT_BYTES_MAX + 1];
   if (size > INPUT_BYTES_MAX) {
     return 0;
@@ -364,22 +423,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (root == NULL) {
     return 0;
   }
-  s.secret_n = 0;
-  s.plain_n = 0;
-  const cJSON *doc = root, *patches = NULL;
-  if (cJSON_IsArray(root)) {
-    doc = root->child;
-    patches = doc != NULL ? doc->next : NULL;
-    for (const cJSON *e = root->child; e != NULL; e = e->next) {
-      collect(e, NULL, 0, &s);
-    }
-  } else {
-    collect(root, NULL, 0, &s);
+  run(root, text, &msgs, &m);
+  input_secrets(root, &in_input);
+  for (size_t i = 0; i < in_input.n; i++) {
+    check_messages_hide(root, &msgs, in_input.value[i], &m);
   }
-  if (cJSON_IsObject(doc)) {
-    check_config(doc, patches, &s, &m);
-  }
-  check_store_text(text, &s, &m);
   cJSON_Delete(root);
   return 0;
 }
