@@ -89,6 +89,64 @@ TEST(parse_errors_name_the_field) {
   parse_fails("{\"url\":\"https://x\",\"template\":5}", "template: expected");
   parse_fails("{\"url\":\"https://x\",\"filter\":{\"any_present\":[\"a..b\"]}}",
               "filter: any_present[0]");
+  parse_fails("{\"url\":\"https://x\",\"filter\":[]}", "filter: expected an object");
+  /* Not an object at all: the message does not start with an empty field. */
+  parse_fails("[{\"url\":\"https://x\"}]", "expected a JSON object of endpoint fields");
+  hl_endpoint_config c;
+  parse_ok("{\"url\":\"https://x\"}", &c);
+  cJSON *patch = cJSON_Parse("\"url\"");
+  hl_err err = {{0}};
+  ASSERT_EQ(hl_endpoint_patch(&c, patch, &err), -EINVAL);
+  ASSERT_STR_EQ(err.msg, "expected a JSON object of endpoint fields");
+  cJSON_Delete(patch);
+  hl_endpoint_config_free(&c);
+}
+
+/* Found by fuzz/endpoint_config: cJSON passes bytes that are not UTF-8
+ * through (`endpoint update --fields`, flags), and the store and the
+ * redacted view then held text that is not JSON. */
+TEST(strings_must_be_utf8) {
+  parse_fails("{\"url\":\"https://example.com/\xff\"}", "url: not valid UTF-8");
+  parse_fails("{\"url\":\"https://x\",\"headers\":{\"X-Api-Ke\x83\":\"1\"}}",
+              "headers: names must be valid UTF-8");
+  parse_fails("{\"url\":\"https://x\",\"headers\":{\"X-A\":\"\xc0\xaf\"}}",
+              "headers.X-A: not valid UTF-8");
+  parse_fails("{\"url\":\"https://x\",\"auth\":{\"type\":\"bearer\",\"token\":\"\xed\xa0\x80\"}}",
+              "auth: token: not valid UTF-8");
+  parse_fails("{\"url\":\"https://x\",\"template\":{\"\xf5\":1}}", "template: not valid UTF-8");
+  parse_fails("{\"url\":\"https://x\",\"filter\":{\"all_present\":[\"a\xe2\x82\"]}}",
+              "filter: all_present[0]");
+  /* Well-formed UTF-8 is fine everywhere. */
+  hl_endpoint_config c;
+  parse_ok("{\"url\":\"https://example.com/caf\xc3\xa9\",\"headers\":{\"X-\xe2\x82\xac\":"
+           "\"\xf0\x9f\x98\x80\"},\"template\":{\"\xc3\xa9\":\"{{a}}\"}}",
+           &c);
+  hl_endpoint_config_free(&c);
+}
+
+/* Found by fuzz/endpoint_config (UBSan): numbers were converted to an
+ * integer before their range was checked, undefined for 1e300 or inf. */
+TEST(huge_numbers_are_range_errors) {
+  parse_fails("{\"url\":\"https://x\",\"timeout_ms\":1e300}", "timeout_ms: expected a whole number");
+  parse_fails("{\"url\":\"https://x\",\"max_connections\":-1e300}", "max_connections:");
+  parse_fails("{\"url\":\"https://x\",\"retry_schedule_s\":[0,1e999]}", "retry_schedule_s[1]:");
+  parse_fails("{\"url\":\"https://x\",\"rate_limit_per_s\":4294967296}", "rate_limit_per_s:");
+  static const char *const expires[] = {"1e300", "9223372036854775808", "-1", "1.5"};
+  for (size_t i = 0; i < sizeof(expires) / sizeof(expires[0]); i++) {
+    char text[256];
+    hl_buf b;
+    hl_buf_init(&b, text, sizeof(text));
+    hl_buf_printf(&b,
+                  "{\"id\":\"a\",\"url\":\"https://x\",\"signing\":{\"scheme\":\"stripe\","
+                  "\"secrets\":[{\"value\":\"hlbox1:x\",\"expires_ms\":%s}]}}",
+                  expires[i]);
+    cJSON *j = cJSON_Parse(hl_buf_cstr(&b));
+    hl_endpoint_config c;
+    hl_err err = {{0}};
+    ASSERT_EQ(hl_endpoint_parse(j, HL_ENDPOINT_FROM_STORE, &c, &err), -EINVAL);
+    ASSERT_CONTAINS(err.msg, "secrets.expires_ms: expected a whole number");
+    cJSON_Delete(j);
+  }
 }
 
 TEST(sealed_round_trip_restores_every_secret) {
@@ -143,6 +201,72 @@ TEST(sealed_round_trip_restores_every_secret) {
   hl_endpoint_config_free(&back);
   free(moved);
   hl_endpoint_config_free(&c);
+  hl_secretbox_cleanup(&box);
+}
+
+/* store_round_trip seals |c|, loads it back and returns the loaded copy. */
+static void store_round_trip(const hl_endpoint_config *c, const hl_secretbox *box,
+                             hl_endpoint_config *back) {
+  size_t cap = 1u << 20;
+  char *mem = malloc(cap);
+  hl_buf out;
+  hl_buf_init(&out, mem, cap);
+  hl_err err = {{0}};
+  ASSERT_EQ(hl_endpoint_write(c, HL_ENDPOINT_SEALED, box, &out, &err), 0);
+  int rc = hl_endpoint_load(hl_buf_cstr(&out), box, back, &err);
+  free(mem);
+  if (rc != 0) {
+    hl_test_fail(__FILE__, __LINE__, "load failed: %s", err.msg);
+  }
+}
+
+/* Found by fuzz/endpoint_config: a sealed value is about 4/3 of its
+ * plaintext, so a long token or credential header stored fine and then
+ * failed to load ("auth: token: longer than 8192 bytes"). */
+TEST(long_secrets_load_back_from_the_store) {
+  hl_secretbox box;
+  test_box(&box);
+  size_t n = HL_SECRETBOX_PLAINTEXT_BYTES_MAX;
+  char *big = malloc(n + 1);
+  memset(big, 't', n);
+  big[n] = '\0';
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "id", "long");
+  cJSON_AddStringToObject(j, "url", "https://example.com/");
+  cJSON *auth = cJSON_AddObjectToObject(j, "auth");
+  cJSON_AddStringToObject(auth, "type", "basic");
+  cJSON_AddStringToObject(auth, "username", "svc");
+  cJSON_AddStringToObject(auth, "password", big);
+  cJSON_AddStringToObject(cJSON_AddObjectToObject(j, "headers"), "X-Api-Key", big);
+  hl_endpoint_config c, back;
+  hl_err err = {{0}};
+  ASSERT_EQ(hl_endpoint_parse(j, HL_ENDPOINT_FROM_USER, &c, &err), 0);
+  store_round_trip(&c, &box, &back);
+  ASSERT_STR_EQ(back.auth.password, big);
+  ASSERT_STR_EQ(back.headers[0].value, big);
+  hl_endpoint_config_free(&back);
+  hl_endpoint_config_free(&c);
+  cJSON_Delete(j);
+
+  j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "id", "long");
+  cJSON_AddStringToObject(j, "url", "https://example.com/");
+  auth = cJSON_AddObjectToObject(j, "auth");
+  cJSON_AddStringToObject(auth, "type", "bearer");
+  cJSON_AddStringToObject(auth, "token", big);
+  ASSERT_EQ(hl_endpoint_parse(j, HL_ENDPOINT_FROM_USER, &c, &err), 0);
+  store_round_trip(&c, &box, &back);
+  ASSERT_STR_EQ(back.auth.token, big);
+  hl_endpoint_config_free(&back);
+  hl_endpoint_config_free(&c);
+  /* One byte more is still refused from a user. */
+  big = realloc(big, n + 2);
+  memcpy(big + n, "t", 2);
+  cJSON_ReplaceItemInObject(auth, "token", cJSON_CreateString(big));
+  ASSERT_EQ(hl_endpoint_parse(j, HL_ENDPOINT_FROM_USER, &c, &err), -EINVAL);
+  ASSERT_CONTAINS(err.msg, "auth: token: longer than 8192 bytes");
+  cJSON_Delete(j);
+  free(big);
   hl_secretbox_cleanup(&box);
 }
 
@@ -231,6 +355,36 @@ TEST(patch_replaces_given_fields_only) {
   cJSON_Delete(patch);
   ASSERT_STR_EQ(c.id, "crm");
   hl_endpoint_config_free(&c);
+}
+
+/* Found by fuzz/endpoint_config: with "secret" before "scheme" the scheme
+ * change dropped the secret just given, so {"secret": S, "scheme":
+ * "standard"} parsed without a secret and failed validation as "missing",
+ * while the other member order worked. JSON members have no order. */
+TEST(signing_secret_and_scheme_in_either_order) {
+  static const char *const docs[] = {
+      "{\"id\":\"a\",\"url\":\"https://example.com/\",\"signing\":{\"secret\":"
+      "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"scheme\":\"standard\"}}",
+      "{\"id\":\"a\",\"url\":\"https://example.com/\",\"signing\":{\"scheme\":"
+      "\"standard\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}}"};
+  static const char *const patches[] = {
+      "{\"signing\":{\"secret\":\"0123456789abcdef0123\",\"scheme\":\"stripe\"}}",
+      "{\"signing\":{\"scheme\":\"stripe\",\"secret\":\"0123456789abcdef0123\"}}"};
+  for (size_t i = 0; i < 2; i++) {
+    hl_endpoint_config c;
+    parse_ok(docs[i], &c);
+    ASSERT_EQ(c.signing.scheme, HL_SIGN_STANDARD);
+    ASSERT_EQ(c.signing.secrets_n, 1);
+    ASSERT_STR_EQ(c.signing.secrets[0].value, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    cJSON *patch = cJSON_Parse(patches[i]);
+    hl_err err = {{0}};
+    ASSERT_EQ(hl_endpoint_patch(&c, patch, &err), 0);
+    cJSON_Delete(patch);
+    ASSERT_EQ(c.signing.scheme, HL_SIGN_STRIPE);
+    ASSERT_EQ(c.signing.secrets_n, 1);
+    ASSERT_STR_EQ(c.signing.secrets[0].value, "0123456789abcdef0123");
+    hl_endpoint_config_free(&c);
+  }
 }
 
 TEST(rotation_keeps_the_old_secret_for_the_grace_period) {

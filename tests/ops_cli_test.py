@@ -161,6 +161,10 @@ with tempfile.TemporaryDirectory() as tmp:
     for bad in ["2x", "1.5h", "-2h", "0s", "h", "99999d", "2 h", "2H"]:
         p = run(["attempts", "--since", bad], data, want=2)
         check("--since" in p.stderr, f"--since {bad}: {p.stderr}")
+    # Too long however many digits (fuzz/duration: past 2^64 it was "not a duration").
+    for big in ["3651d", "18446744073709551615s", "99999999999999999999999999d"]:
+        p = run(["attempts", "--since", big], data, want=2)
+        check("is longer than 3650d" in p.stderr, f"--since {big}: {p.stderr}")
     for bad in ["6xx", "20", "abc", "5XX", "600"]:
         run(["attempts", "--status", bad], data, want=2)
     run(["attempts", "--limit", "0"], data, want=2)

@@ -31,9 +31,15 @@ int hl_ops_parse_duration(const char *text, const char *flag, int64_t *ms, hl_er
     }
   }
   uint64_t n = 0;
-  if (unit_ms == 0 || !hl_span_parse_u64(hl_span_sub(s, 0, s.len - 1),
-                                         (uint64_t)(HL_OPS_DURATION_MS_MAX / unit_ms), &n)) {
-    bool digits_ok = unit_ms != 0 && hl_span_parse_u64(hl_span_sub(s, 0, s.len - 1), UINT64_MAX, &n);
+  hl_span digits = hl_span_sub(s, 0, s.len - 1);
+  if (unit_ms == 0 ||
+      !hl_span_parse_u64(digits, (uint64_t)(HL_OPS_DURATION_MS_MAX / unit_ms), &n)) {
+    /* Only digits is a well-formed duration that is too long, also when it
+     * would not fit in 64 bits. */
+    bool digits_ok = unit_ms != 0;
+    for (size_t i = 0; i < digits.len && digits_ok; i++) {
+      digits_ok = digits.ptr[i] >= '0' && digits.ptr[i] <= '9';
+    }
     if (digits_ok) {
       return hl_err_fail(err, -ERANGE, "%s: '%s' is longer than 3650d", flag, text);
     }

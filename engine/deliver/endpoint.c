@@ -18,6 +18,7 @@
 #include "base/assert.h"
 #include "http/h1_syntax.h"
 #include "text/url.h"
+#include "text/utf8.h"
 
 const uint32_t hl_retry_schedule_default_s[] = {0,     5,     300,   1800,  7200,
                                                 18000, 36000, 50400, 72000, 86400};
@@ -165,6 +166,11 @@ static int dup_string(const cJSON *item, const char *field, size_t bytes_max, bo
   if (n == 0 && !allow_empty) {
     return hl_err_fail(err, -EINVAL, "%s: must not be empty", field);
   }
+  /* cJSON passes raw bytes through; the texts written back (the store, the
+   * redacted view) must stay JSON, which is UTF-8. */
+  if (!hl_utf8_valid(hl_span_make(item->valuestring, n))) {
+    return hl_err_fail(err, -EINVAL, "%s: not valid UTF-8", field);
+  }
   free(*out);
   *out = strdup(item->valuestring);
   return *out != NULL ? 0 : hl_err_fail(err, -ENOMEM, "%s: out of memory", field);
@@ -172,8 +178,10 @@ static int dup_string(const cJSON *item, const char *field, size_t bytes_max, bo
 
 static int parse_u32(const cJSON *item, const char *field, uint32_t min, uint32_t max,
                      uint32_t *out, hl_err *err) {
-  if (!cJSON_IsNumber(item) || item->valuedouble != (double)(int64_t)item->valuedouble ||
-      item->valuedouble < min || item->valuedouble > max) {
+  /* The range first: converting a double outside it (1e300, inf) to an
+   * integer type is undefined behaviour. */
+  if (!cJSON_IsNumber(item) || !(item->valuedouble >= min && item->valuedouble <= max) ||
+      item->valuedouble != (double)(uint32_t)item->valuedouble) {
     return hl_err_fail(err, -EINVAL, "%s: expected a whole number from %u to %u", field, min, max);
   }
   *out = (uint32_t)item->valuedouble;
@@ -198,6 +206,9 @@ typedef struct field_def {
 
 static int walk_object(const cJSON *obj, const char *where, const field_def *fields, size_t n,
                        void *ctx, hl_err *err) {
+  if (!cJSON_IsObject(obj) && where[0] == '\0') {
+    return hl_err_fail(err, -EINVAL, "expected a JSON object of endpoint fields");
+  }
   if (!cJSON_IsObject(obj)) {
     return hl_err_fail(err, -EINVAL, "%s: expected an object", where);
   }
@@ -233,6 +244,7 @@ typedef struct parse_ctx {
   hl_endpoint_source source;
   bool have_url;
   bool have_id;
+  bool signing_secret_given; /* the signing object being read has a secret */
 } parse_ctx;
 
 static int f_id(const cJSON *item, void *vctx, hl_err *err) {
@@ -337,7 +349,7 @@ static bool field_path_valid(const char *p) {
       return false;
     }
   }
-  return true;
+  return hl_utf8_valid(hl_span_make(p, n));
 }
 
 static int f_filter_any(const cJSON *item, void *vctx, hl_err *err) {
@@ -362,8 +374,11 @@ static int f_filter(const cJSON *item, void *vctx, hl_err *err) {
   return walk_object(item, "filter", fields, HL_ARRAY_LEN(fields), vctx, err);
 }
 
+/* parse_kvs reads an object of name: value. With |sealed_credentials| (the
+ * store's headers) the values of credential headers are sealed texts, longer
+ * than the plaintext they hold. */
 static int parse_kvs(const cJSON *item, const char *field, hl_endpoint_kv *kv, uint32_t *n,
-                     uint32_t max, size_t name_max, hl_err *err) {
+                     uint32_t max, size_t name_max, bool sealed_credentials, hl_err *err) {
   if (!cJSON_IsObject(item)) {
     return hl_err_fail(err, -EINVAL, "%s: expected an object of name: value", field);
   }
@@ -376,6 +391,9 @@ static int parse_kvs(const cJSON *item, const char *field, hl_endpoint_kv *kv, u
     if (name_len == 0 || name_len > name_max) {
       return hl_err_fail(err, -EINVAL, "%s: names must be 1 to %zu bytes", field, name_max);
     }
+    if (!hl_utf8_valid(hl_span_make(m->string, name_len))) {
+      return hl_err_fail(err, -EINVAL, "%s: names must be valid UTF-8", field);
+    }
     for (uint32_t i = 0; i < *n; i++) {
       if (strcasecmp(kv[i].name, m->string) == 0) {
         return hl_err_fail(err, -EINVAL, "%s.%.64s: given twice", field, m->string);
@@ -385,11 +403,14 @@ static int parse_kvs(const cJSON *item, const char *field, hl_endpoint_kv *kv, u
     hl_buf w;
     hl_buf_init(&w, where, sizeof(where));
     hl_buf_printf(&w, "%s.%.64s", field, m->string);
+    size_t value_max = HL_HTTP_HEADER_VALUE_BYTES_MAX;
+    if (sealed_credentials && sensitive_header(m->string)) {
+      value_max = HL_SECRETBOX_TEXT_BYTES(HL_HTTP_HEADER_VALUE_BYTES_MAX);
+    }
     kv[*n].name = strdup(m->string);
     int rc = kv[*n].name != NULL ? 0 : -ENOMEM;
     if (rc == 0) {
-      rc = dup_string(m, hl_buf_cstr(&w), HL_HTTP_HEADER_VALUE_BYTES_MAX, true, &kv[*n].value,
-                      err);
+      rc = dup_string(m, hl_buf_cstr(&w), value_max, true, &kv[*n].value, err);
     }
     (*n)++;
     if (rc != 0) {
@@ -400,14 +421,15 @@ static int parse_kvs(const cJSON *item, const char *field, hl_endpoint_kv *kv, u
 }
 
 static int f_headers(const cJSON *item, void *vctx, hl_err *err) {
-  hl_endpoint_config *c = ((parse_ctx *)vctx)->c;
-  return parse_kvs(item, "headers", c->headers, &c->headers_n, HL_ENDPOINT_HEADERS_MAX,
-                   HL_SIGN_HEADER_NAME_BYTES_MAX, err);
+  parse_ctx *ctx = vctx;
+  return parse_kvs(item, "headers", ctx->c->headers, &ctx->c->headers_n, HL_ENDPOINT_HEADERS_MAX,
+                   HL_SIGN_HEADER_NAME_BYTES_MAX, ctx->source == HL_ENDPOINT_FROM_STORE, err);
 }
 
 static int f_query(const cJSON *item, void *vctx, hl_err *err) {
   hl_endpoint_config *c = ((parse_ctx *)vctx)->c;
-  return parse_kvs(item, "query", c->query, &c->query_n, HL_ENDPOINT_QUERY_PARAMS_MAX, 256, err);
+  return parse_kvs(item, "query", c->query, &c->query_n, HL_ENDPOINT_QUERY_PARAMS_MAX, 256, false,
+                   err);
 }
 
 /* auth ---------------------------------------------------------------------- */
@@ -423,24 +445,32 @@ static int f_auth_type(const cJSON *item, void *vctx, hl_err *err) {
   return hl_err_fail(err, -EINVAL, "type: expected none, bearer, basic or api_key");
 }
 
+/* secret_bytes_max: the longest text a secret field may hold: the plaintext
+ * from a user, its sealed text (which is longer) from the store. */
+static size_t secret_bytes_max(const parse_ctx *ctx) {
+  return ctx->source == HL_ENDPOINT_FROM_STORE
+             ? HL_SECRETBOX_TEXT_BYTES(HL_SECRETBOX_PLAINTEXT_BYTES_MAX)
+             : HL_SECRETBOX_PLAINTEXT_BYTES_MAX;
+}
+
 static int f_auth_token(const cJSON *item, void *vctx, hl_err *err) {
-  return dup_string(item, "token", HL_SECRETBOX_PLAINTEXT_BYTES_MAX, false,
-                    &((parse_ctx *)vctx)->c->auth.token, err);
+  parse_ctx *ctx = vctx;
+  return dup_string(item, "token", secret_bytes_max(ctx), false, &ctx->c->auth.token, err);
 }
 static int f_auth_username(const cJSON *item, void *vctx, hl_err *err) {
   return dup_string(item, "username", 256, false, &((parse_ctx *)vctx)->c->auth.username, err);
 }
 static int f_auth_password(const cJSON *item, void *vctx, hl_err *err) {
-  return dup_string(item, "password", HL_SECRETBOX_PLAINTEXT_BYTES_MAX, true,
-                    &((parse_ctx *)vctx)->c->auth.password, err);
+  parse_ctx *ctx = vctx;
+  return dup_string(item, "password", secret_bytes_max(ctx), true, &ctx->c->auth.password, err);
 }
 static int f_auth_header(const cJSON *item, void *vctx, hl_err *err) {
   return dup_string(item, "header", HL_SIGN_HEADER_NAME_BYTES_MAX, false,
                     &((parse_ctx *)vctx)->c->auth.header, err);
 }
 static int f_auth_value(const cJSON *item, void *vctx, hl_err *err) {
-  return dup_string(item, "value", HL_SECRETBOX_PLAINTEXT_BYTES_MAX, false,
-                    &((parse_ctx *)vctx)->c->auth.value, err);
+  parse_ctx *ctx = vctx;
+  return dup_string(item, "value", secret_bytes_max(ctx), false, &ctx->c->auth.value, err);
 }
 
 static int f_auth(const cJSON *item, void *vctx, hl_err *err) {
@@ -505,8 +535,12 @@ static int f_template(const cJSON *item, void *vctx, hl_err *err) {
     if (c->template_text == NULL) {
       return hl_err_fail(err, -ENOMEM, "template: out of memory");
     }
-    if (strlen(c->template_text) > HL_TEMPLATE_BYTES_MAX) {
+    size_t n = strlen(c->template_text);
+    if (n > HL_TEMPLATE_BYTES_MAX) {
       return hl_err_fail(err, -EINVAL, "template: longer than %d bytes", HL_TEMPLATE_BYTES_MAX);
+    }
+    if (!hl_utf8_valid(hl_span_make(c->template_text, n))) {
+      return hl_err_fail(err, -EINVAL, "template: not valid UTF-8");
     }
     return 0;
   }
@@ -528,11 +562,14 @@ static int f_sign_scheme(const cJSON *item, void *vctx, hl_err *err) {
                        "scheme: expected standard, hmac-sha256, stripe, static or none");
   }
   if (scheme != c->signing.scheme) {
-    /* Secrets of one scheme mean nothing to another. */
-    for (uint32_t i = 0; i < c->signing.secrets_n; i++) {
-      free_secret(&c->signing.secrets[i].value);
+    /* Secrets of one scheme mean nothing to another; a secret given beside
+     * the new scheme is for it, whichever member comes first. */
+    if (!((parse_ctx *)vctx)->signing_secret_given) {
+      for (uint32_t i = 0; i < c->signing.secrets_n; i++) {
+        free_secret(&c->signing.secrets[i].value);
+      }
+      c->signing.secrets_n = 0;
     }
-    c->signing.secrets_n = 0;
     c->signing.scheme = scheme;
   }
   return 0;
@@ -587,8 +624,11 @@ static int f_sign_secrets(const cJSON *item, void *vctx, hl_err *err) {
     if (rc != 0) {
       return rc;
     }
-    if (!cJSON_IsNumber(expires) || expires->valuedouble < 0) {
-      return hl_err_fail(err, -EINVAL, "secrets.expires_ms: expected a number");
+    /* In range before the conversion, as in parse_u32 (2^63 is exact). */
+    if (!cJSON_IsNumber(expires) ||
+        !(expires->valuedouble >= 0 && expires->valuedouble < 9223372036854775808.0) ||
+        expires->valuedouble != (double)(int64_t)expires->valuedouble) {
+      return hl_err_fail(err, -EINVAL, "secrets.expires_ms: expected a whole number, 0 or more");
     }
     s->expires_ms = (int64_t)expires->valuedouble;
   }
@@ -599,6 +639,9 @@ static int f_signing(const cJSON *item, void *vctx, hl_err *err) {
   static const field_def fields[] = {{"scheme", f_sign_scheme},   {"header", f_sign_header},
                                      {"prefix", f_sign_prefix},   {"secret", f_sign_secret},
                                      {"secrets", f_sign_secrets}};
+  parse_ctx *ctx = vctx;
+  ctx->signing_secret_given = cJSON_GetObjectItemCaseSensitive(item, "secret") != NULL ||
+                              cJSON_GetObjectItemCaseSensitive(item, "secrets") != NULL;
   return walk_object(item, "signing", fields, HL_ARRAY_LEN(fields), vctx, err);
 }
 
