@@ -12,7 +12,8 @@
  * Parsing is strict: unknown or duplicate fields, wrong types and values out
  * of range are errors that name the field ("signing.secret: ..."), never
  * echoing a secret. hl_endpoint_validate adds the checks that need other
- * modules (URL and network policy, templates, signer, header syntax).
+ * modules (URL and network policy, signer, header syntax); templates are
+ * compiled and checked by hl_target_check (deliver/target.h).
  * This module does no I/O except the optional resolution of the URL's host
  * at save time, which a caller asks for explicitly. */
 #ifndef HL_DELIVER_ENDPOINT_H
