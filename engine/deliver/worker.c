@@ -573,9 +573,6 @@ static int64_t defer(hl_worker *w, dlv *d, int64_t next_ms) {
   if (seq > 0) {
     d->payload_stored = true;
     d->from_pending = true;
-    if (!d->held) {
-      held_add(w, d);
-    }
     stat_add(&w->stats.deferred, 1);
   }
   return seq;
@@ -592,6 +589,26 @@ static bool defer_queued(hl_worker *w, dlv *d, int64_t next_ms) {
     commit_push(w, (uint64_t)seq, d->msg);
   }
   dlv_free(w, d);
+  return true;
+}
+
+/* defer_sent gives a request in flight a pending row (due at |next_ms| if it
+ * never completes) and makes its message safe; the delivery goes on, now
+ * one of the worker's held pending deliveries. Returns false when the store
+ * lane is full (nothing changed). */
+static bool defer_sent(hl_worker *w, dlv *d, int64_t next_ms) {
+  int64_t seq = defer(w, d, next_ms);
+  if (seq < 0) {
+    return false;
+  }
+  if (!d->held) {
+    held_add(w, d);
+  }
+  if (d->msg != NONE) {
+    commit_push(w, (uint64_t)seq, d->msg);
+    HL_ASSERT(dlv_own(d, false) == 0);
+    dlv_unlink_msg(w, d);
+  }
   return true;
 }
 
@@ -1201,14 +1218,9 @@ static bool spill_msg(hl_worker *w, uint32_t mi) {
         q_push(w, e, d);
         return false;
       }
-    } else if (d->state == D_SENT) {
-      int64_t seq = defer(w, d, now + (int64_t)d->target->timeout_ms + 60000);
-      if (seq < 0) {
-        return false;
-      }
-      commit_push(w, (uint64_t)seq, mi);
-      HL_ASSERT(dlv_own(d, false) == 0);
-      dlv_unlink_msg(w, d);
+    } else if (d->state == D_SENT &&
+               !defer_sent(w, d, now + (int64_t)d->target->timeout_ms + 60000)) {
+      return false;
     }
     i = next;
   }
@@ -1421,14 +1433,8 @@ static void worker_shutdown(hl_worker *w) {
     if (d->state != D_SENT) {
       continue;
     }
-    int64_t seq;
-    while ((seq = defer(w, d, wall_ms())) < 0) {
+    while (!defer_sent(w, d, wall_ms())) {
       settle(w, 10);
-    }
-    if (d->msg != NONE) {
-      commit_push(w, (uint64_t)seq, d->msg);
-      HL_ASSERT(dlv_own(d, false) == 0);
-      dlv_unlink_msg(w, d);
     }
   }
   hl_client_cancel_all(w->client);
