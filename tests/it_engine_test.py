@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -341,27 +342,40 @@ def test_sigterm_spills_and_the_next_engine_delivers():
                {"s%d" % i for i in range(20)}, "every message delivered after the restart")
 
 
+def db_wait(eng, sql, timeout=10):
+    """Polls the engine's database with |sql| (one number) until it is not
+    zero or |timeout| passes; returns the last value."""
+    db = os.path.join(eng.data, "hookline.db")
+    deadline = time.time() + timeout
+    while True:
+        with sqlite3.connect(db) as c:
+            v = c.execute(sql).fetchone()[0]
+        if v or time.time() > deadline:
+            return v
+        time.sleep(0.05)
+
+
+def lease_a_retry_in_flight(eng, sink, endpoint, message, schedule):
+    """A delivery to |endpoint| fails once (/fail), then its retry goes to
+    /slow: returns the database's path once that retry is leased to the
+    engine and in flight."""
+    eng.apply([{"id": endpoint, "url": sink.url(0, "/fail"), "retry_schedule_s": schedule}])
+    eng.send("lead.created", {"email": "a@b.c"}, id=message)
+    eq(eng.wait_attempts(1)[0]["status"], 503, "first attempt")
+    eng.hookline(["endpoint", "update", endpoint, "--url", sink.url(0, "/slow")])
+    eq(db_wait(eng, "SELECT count(*) FROM pending WHERE leased"), 1,
+       "the retry is leased to the running engine")
+    return os.path.join(eng.data, "hookline.db")
+
+
 def test_a_retry_in_flight_at_a_crash_is_sent_again_at_the_next_start():
     # A due retry is leased to the engine while it runs; an engine killed
     # with the retry in flight must not leave it waiting for the lease to run
     # out (minutes): the next engine on the data directory takes it back.
-    import sqlite3
     with hltest.tempdir() as d:
         pki, sink = setup(d, routes=["/fail=status:503", "/slow=delay:5000"])
         with sink, hlengine.Engine(d, ca=pki.ca) as eng:
-            eng.apply([{"id": "crash", "url": sink.url(0, "/fail"),
-                        "retry_schedule_s": [0, 2, 2]}])
-            eng.send("lead.created", {"email": "a@b.c"}, id="m-crash")
-            eq(eng.wait_attempts(1)[0]["status"], 503, "first attempt")
-            eng.hookline(["endpoint", "update", "crash", "--url", sink.url(0, "/slow")])
-            db = os.path.join(eng.data, "hookline.db")
-            deadline = time.time() + 10
-            leased = 0
-            while time.time() < deadline and not leased:
-                time.sleep(0.05)
-                with sqlite3.connect(db) as c:
-                    leased = c.execute("SELECT count(*) FROM pending WHERE leased").fetchone()[0]
-            eq(leased, 1, "the retry is leased to the running engine")
+            lease_a_retry_in_flight(eng, sink, "crash", "m-crash", [0, 2, 2])
             second = hlengine.Engine.__new__(hlengine.Engine)
             second.__dict__.update(eng.__dict__, ring=eng.ring + "b", logs=[])
             try:
@@ -385,26 +399,13 @@ def test_a_retry_handed_over_twice_is_sent_once():
     # the lease runs out while the worker still holds the delivery (a long
     # queue, a slow request), the row is handed over again. Simulated here by
     # ending the lease by hand while the retry is in flight.
-    import sqlite3
     with hltest.tempdir() as d:
         pki, sink = setup(d, routes=["/fail=status:503", "/slow=delay:2500"])
         with sink, hlengine.Engine(d, ca=pki.ca) as eng:
-            eng.apply([{"id": "twice", "url": sink.url(0, "/fail"),
-                        "retry_schedule_s": [0, 1, 1]}])
-            eng.send("lead.created", {"email": "a@b.c"}, id="m-twice")
-            eq(eng.wait_attempts(1)[0]["status"], 503, "first attempt")
-            eng.hookline(["endpoint", "update", "twice", "--url", sink.url(0, "/slow")])
-            db = os.path.join(eng.data, "hookline.db")
-            deadline = time.time() + 10
-            leased = 0
-            while time.time() < deadline and not leased:
-                time.sleep(0.05)
-                with sqlite3.connect(db) as c:
-                    leased = c.execute("SELECT count(*) FROM pending WHERE leased").fetchone()[0]
-            eq(leased, 1, "the retry is leased to the engine")
+            db = lease_a_retry_in_flight(eng, sink, "twice", "m-twice", [0, 1, 1])
             with sqlite3.connect(db) as c:
                 c.execute("UPDATE pending SET next_ms = 0")
-            rows = eng.wait_attempts(1, "--status", "200", timeout=10)
+            eng.wait_attempts(1, "--status", "200", timeout=10)
             time.sleep(1.5)  # a second copy, if sent, would be logged by now
             rows = eng.attempts()
             eq(sorted((r["attempt"], r["status"]) for r in rows), [(1, 503), (2, 200)],
@@ -425,14 +426,7 @@ def test_a_full_lane_spills_to_the_database_and_nothing_is_lost():
             n = 6000
             eng.send_jsonl([{"event": "e.x", "id": "p%d" % i, "data": {"i": i, "pad": "y" * 400}}
                             for i in range(n)])
-            db = os.path.join(eng.data, "hookline.db")
-            import sqlite3
-            deadline = time.time() + 20
-            parked = 0
-            while time.time() < deadline and parked == 0:
-                time.sleep(0.2)
-                with sqlite3.connect(db) as c:
-                    parked = c.execute("SELECT count(*) FROM messages").fetchone()[0]
+            parked = db_wait(eng, "SELECT count(*) FROM messages", timeout=20)
             check(parked > 0, "a half-full lane spills payloads to the database")
             eng.hookline(["endpoint", "update", "slow", "--url", sink.url(0, "/fast"),
                           "--max-connections", "64"])
